@@ -1,0 +1,89 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { ensureBackend } from './backend.js';
+import { AbortError } from './errors.js';
+import { resolveOptions } from './options.js';
+import { createRandom } from './random.js';
+import { defaultRegistry, type Registry } from './registry.js';
+import { ModelTap } from './tap/tap.js';
+import { resolveTarget, type Target } from './targets.js';
+import type { AnyExplainer, Attribution, ExplainContext, Extra } from './types.js';
+
+export interface ExplainRequest {
+  /** The model, or a tap already built for it (reuse one tap across many calls). */
+  model: LayersModel | ModelTap;
+  /** A batch [N, H, W, C] (or one image [H, W, C]) of float32 values in the model's input range. */
+  input: tf.Tensor;
+  /** Default `top`: the predicted class of each image. */
+  target?: Target;
+  /** Explainer options; unknown names and out-of-range values are errors. */
+  options?: Record<string, unknown>;
+  /** Seed of the random stream; an explainer's own `seed` option takes precedence. */
+  seed?: number;
+  signal?: AbortSignal;
+  onProgress?: (fraction: number) => void;
+  /** Where to look up an explainer given by id (default: the default registry). */
+  registry?: Registry;
+}
+
+function tensorsOf(extras: Record<string, Extra>): tf.Tensor[] {
+  return Object.values(extras).filter((v): v is tf.Tensor => v instanceof tf.Tensor);
+}
+
+/**
+ * Runs one explainer: checks the input and the options, resolves the target, builds the context
+ * and returns the attribution. Tensors the explainer leaves behind are released, on success and
+ * on error, so `tf.memory().numTensors` is what it was before (plus the returned tensors).
+ */
+export async function explain(explainer: AnyExplainer | string, req: ExplainRequest): Promise<Attribution> {
+  await ensureBackend();
+  const registry = req.registry ?? defaultRegistry;
+  const ex = typeof explainer === 'string' ? registry.get(explainer) : explainer;
+  const options = resolveOptions(ex.id, ex.options, req.options ?? {});
+  const ownTap = !(req.model instanceof ModelTap);
+  const tap = ModelTap.from(req.model);
+  const engine = tf.engine();
+  engine.startScope('cnn-xai.explain');
+  let ended = false;
+  try {
+    const raw = req.input;
+    const input = (raw.rank === tap.inputShape.length ? raw.expandDims(0) : raw) as tf.Tensor4D;
+    const checker: ModelTap = tap;
+    checker.checkInput(input);
+    const throwIfAborted = (): void => {
+      if (req.signal?.aborted) throw new AbortError(req.signal.reason);
+    };
+    throwIfAborted();
+    const target = resolveTarget(req.target, tap, input);
+    const seedOpt = (options as Record<string, unknown>)['seed'];
+    const seed = typeof seedOpt === 'number' ? seedOpt : (req.seed ?? 0);
+    const ctx: ExplainContext = {
+      tap,
+      target,
+      random: createRandom(seed),
+      registry,
+      signal: req.signal,
+      progress: (f) => req.onProgress?.(Math.min(1, Math.max(0, f))),
+      throwIfAborted,
+    };
+    const result = await ex.explain(input, ctx, options);
+    const keep = [result.values, ...tensorsOf(result.extras)];
+    engine.endScope(keep);
+    ended = true;
+    req.onProgress?.(1);
+    return {
+      ...result,
+      explainer: ex.id,
+      target: result.target !== undefined ? result.target : target.classes,
+      dispose() {
+        for (const t of keep) if (!t.isDisposed) t.dispose();
+      },
+    };
+  } catch (e) {
+    if (!ended) engine.endScope();
+    throw e;
+  } finally {
+    if (ownTap) tap.dispose();
+  }
+}

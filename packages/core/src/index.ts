@@ -1,0 +1,59 @@
+export { CnnXaiError, AbortError, isCnnXaiError, type ErrorCode } from './errors.js';
+export {
+  opt,
+  resolveOptions,
+  coerceOption,
+  type OptionSpec,
+  type OptionsSchema,
+  type OptionsOf,
+  type NumberSpec,
+  type BooleanSpec,
+  type ChoiceSpec,
+  type StringSpec,
+  type LayerSpec,
+  type ChoiceOrValueSpec,
+} from './options.js';
+export type {
+  Explainer,
+  AnyExplainer,
+  ExplainerKind,
+  ModelAccess,
+  PaperRef,
+  Attribution,
+  AttributionResult,
+  ExplainContext,
+  Extra,
+} from './types.js';
+export { defineExplainer } from './define-explainer.js';
+export { createRegistry, defaultRegistry, type Registry } from './registry.js';
+export { explain, type ExplainRequest } from './explain.js';
+export { resolveTarget, classScores, type Target, type ResolvedTarget } from './targets.js';
+export { createRandom, type RandomStream } from './random.js';
+export {
+  selectBackend,
+  ensureBackend,
+  defaultOrder,
+  isNode,
+  BACKENDS,
+  type BackendName,
+  type BackendChoice,
+  type BackendAttempt,
+} from './backend.js';
+export {
+  ModelTap,
+  type TapOp,
+  type TapOptions,
+  type BackwardOverride,
+  type LayerInfo,
+  type ScoreFn,
+  type GradientResult,
+} from './tap/tap.js';
+export { computePads, dilate, maxPoolGradFirstMax, type Pads } from './tap/grad-ops.js';
+export type { GradientMode } from './tap/kernels.js';
+export { resizeBilinear, resizeNearest } from './tensor/resize.js';
+export { normalize, minMaxScale, sumChannels } from './tensor/normalize.js';
+export { gaussianBlur, gaussianKernel1d } from './tensor/blur.js';
+export { makeBaseline, BASELINES, type BaselineName, type BaselineOptions } from './tensor/baselines.js';
+export { batchRanges, mapBatches, yieldToEventLoop } from './tensor/batch.js';
+export { parseNpy, encodeNpy, npyToFloat32, type NpyArray } from './io/npy.js';
+export { loadLayersModelFromParts } from './io/model.js';

@@ -1,0 +1,243 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops';
+
+/**
+ * Gradient kernels that every backend can run at forward-pass speed, and that agree with
+ * PyTorch: the input gradient of a convolution computed as a forward convolution with the
+ * flipped kernel (wasm has a slow Conv2DBackpropInput and no DepthwiseConv2dNativeBackpropInput),
+ * and max-pool gradients that send a tied window's gradient to its first maximum in row-major
+ * order (what PyTorch and the tf.js cpu backend do; the wasm backend does not).
+ *
+ * All functions take NHWC tensors. Only the input is differentiable: kernels are constants.
+ */
+
+export type Pads = [top: number, bottom: number, left: number, right: number];
+
+/** TensorFlow's padding for 'same'/'valid' (the extra pixel goes to the bottom/right). */
+export function computePads(
+  padding: 'same' | 'valid' | 'causal',
+  inH: number,
+  inW: number,
+  kernel: [number, number],
+  strides: [number, number],
+  dilation: [number, number] = [1, 1],
+): Pads {
+  if (padding !== 'same') return [0, 0, 0, 0];
+  const one = (size: number, k: number, s: number, d: number): [number, number] => {
+    const eff = (k - 1) * d + 1;
+    const out = Math.ceil(size / s);
+    const total = Math.max((out - 1) * s + eff - size, 0);
+    const before = Math.floor(total / 2);
+    return [before, total - before];
+  };
+  const [t, b] = one(inH, kernel[0], strides[0], dilation[0]);
+  const [l, r] = one(inW, kernel[1], strides[1], dilation[1]);
+  return [t, b, l, r];
+}
+
+/** Inserts (s - 1) zeros between rows and columns: [N,H,W,C] -> [N,(H-1)*sh+1,(W-1)*sw+1,C]. */
+export function dilate(t: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D {
+  if (sh === 1 && sw === 1) return t;
+  return tf.tidy(() => {
+    const [n, h, w, c] = t.shape;
+    const spread = t.reshape([n, h, 1, w, 1, c]).pad([
+      [0, 0],
+      [0, 0],
+      [0, sh - 1],
+      [0, 0],
+      [0, sw - 1],
+      [0, 0],
+    ]);
+    return spread.reshape([n, h * sh, w * sw, c]).slice([0, 0, 0, 0], [n, (h - 1) * sh + 1, (w - 1) * sw + 1, c]) as tf.Tensor4D;
+  });
+}
+
+/**
+ * Places a dilated gradient map of the padded input size: pads `t` (already dilated) so that
+ * its origin lands at (top, left) inside an [hp, wp] frame, cropping what falls outside.
+ */
+function place(t: tf.Tensor4D, top: number, left: number, hp: number, wp: number): tf.Tensor4D {
+  const [n, h, w, c] = t.shape;
+  const bottom = hp - top - h;
+  const right = wp - left - w;
+  let out: tf.Tensor4D = t.pad([
+    [0, 0],
+    [top, Math.max(bottom, 0)],
+    [left, Math.max(right, 0)],
+    [0, 0],
+  ]);
+  if (bottom < 0 || right < 0) out = out.slice([0, 0, 0, 0], [n, hp, wp, c]);
+  return out;
+}
+
+/**
+ * Gradient of a 'valid' correlation over an explicitly padded input, with respect to the
+ * unpadded input, computed as a forward correlation of the dilated, fully padded output
+ * gradient with the flipped kernel. `flipped` is `reverse(W, [0, 1])` with in/out swapped for a
+ * conv (`[kh, kw, out, in]`), or just reversed for a depthwise conv with multiplier 1.
+ */
+function inputGradByForwardConv(
+  dy: tf.Tensor4D,
+  inShape: [number, number, number, number],
+  kernel: [number, number],
+  strides: [number, number],
+  pads: Pads,
+  corr: (t: tf.Tensor4D) => tf.Tensor4D,
+): tf.Tensor4D {
+  const [n, h, w, c] = inShape;
+  const [kh, kw] = kernel;
+  const [t, b, l, r] = pads;
+  const hp = h + t + b;
+  const wp = w + l + r;
+  const dyd = dilate(dy, strides[0], strides[1]);
+  const coveredH = dyd.shape[1] + kh - 1;
+  const coveredW = dyd.shape[2] + kw - 1;
+  // Full correlation, extended with zeros so that it covers the whole padded input.
+  const dyf = dyd.pad([
+    [0, 0],
+    [kh - 1, kh - 1 + Math.max(0, hp - coveredH)],
+    [kw - 1, kw - 1 + Math.max(0, wp - coveredW)],
+    [0, 0],
+  ]);
+  const dxp = corr(dyf as tf.Tensor4D);
+  return dxp.slice([0, t, l, 0], [n, h, w, c]) as tf.Tensor4D;
+}
+
+/** A unary op with a custom gradient: `backward(dy, [x, y])` returns dx. */
+function withGradient(
+  x: tf.Tensor4D,
+  forward: (x: tf.Tensor4D) => tf.Tensor4D,
+  backward: (dy: tf.Tensor4D, x: tf.Tensor4D, y: tf.Tensor4D) => tf.Tensor4D,
+): tf.Tensor4D {
+  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const xin = args[0] as tf.Tensor4D;
+    const save = args[1] as tf.GradSaveFunc;
+    const value = forward(xin);
+    save([xin, value]);
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => backward(dy, saved[0] as tf.Tensor4D, saved[1] as tf.Tensor4D),
+    };
+  });
+  return f(x);
+}
+
+export interface ConvParams {
+  strides: [number, number];
+  padding: 'same' | 'valid';
+  dilation: [number, number];
+}
+
+/** Conv2D (no bias) whose input gradient is a forward conv. `flipped`: [kh, kw, out, in]. */
+export function conv2dFastGrad(x: tf.Tensor4D, kernel: tf.Tensor4D, flipped: tf.Tensor4D, p: ConvParams): tf.Tensor4D {
+  const [kh, kw] = [kernel.shape[0], kernel.shape[1]];
+  return withGradient(
+    x,
+    (xin) => tf.conv2d(xin, kernel, p.strides, p.padding, 'NHWC', p.dilation),
+    (dy, xs) => {
+      const pads = computePads(p.padding, xs.shape[1], xs.shape[2], [kh, kw], p.strides);
+      return inputGradByForwardConv(dy, xs.shape, [kh, kw], p.strides, pads, (t) => tf.conv2d(t, flipped, 1, 'valid'));
+    },
+  );
+}
+
+/**
+ * Depthwise conv whose input gradient is a forward conv. `flipped` is the reversed kernel
+ * `[kh, kw, C, 1]` for multiplier 1, or the block-diagonal `[kh, kw, C*m, C]` conv kernel otherwise.
+ */
+export function depthwiseFastGrad(
+  x: tf.Tensor4D,
+  kernel: tf.Tensor4D,
+  flipped: tf.Tensor4D,
+  p: ConvParams,
+): tf.Tensor4D {
+  const multiplier = kernel.shape[3];
+  const [kh, kw] = [kernel.shape[0], kernel.shape[1]];
+  return withGradient(
+    x,
+    (xin) => tf.depthwiseConv2d(xin, kernel, p.strides, p.padding, 'NHWC', p.dilation),
+    (dy, xs) => {
+      const pads = computePads(p.padding, xs.shape[1], xs.shape[2], [kh, kw], p.strides);
+      return inputGradByForwardConv(dy, xs.shape, [kh, kw], p.strides, pads, (t) =>
+        multiplier === 1 ? tf.depthwiseConv2d(t, flipped, 1, 'valid') : tf.conv2d(t, flipped, 1, 'valid'),
+      );
+    },
+  );
+}
+
+/** The constant kernels the fast gradients need, computed once per layer. */
+export function flipConvKernel(kernel: tf.Tensor4D): tf.Tensor4D {
+  return tf.tidy(() => tf.reverse(kernel, [0, 1]).transpose([0, 1, 3, 2]));
+}
+
+export function flipDepthwiseKernel(kernel: tf.Tensor4D): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [kh, kw, c, m] = kernel.shape;
+    const rev = tf.reverse(kernel, [0, 1]);
+    if (m === 1) return rev;
+    // dx[c] = sum_k corr(dy[c*m+k], flip(W[:, :, c, k])): a conv with a block-diagonal kernel.
+    const eye = tf.eye(c).reshape([1, 1, c, 1, c]);
+    return rev.reshape([kh, kw, c, m, 1]).mul(eye).reshape([kh, kw, c * m, c]) as tf.Tensor4D;
+  });
+}
+
+export interface PoolParams {
+  pool: [number, number];
+  strides: [number, number];
+  padding: 'same' | 'valid';
+}
+
+/**
+ * Max pooling whose gradient goes to the first maximum of each window in row-major order,
+ * as in PyTorch (and the tf.js cpu backend), on every backend.
+ */
+export function maxPoolFirstMax(x: tf.Tensor4D, p: PoolParams): tf.Tensor4D {
+  return withGradient(
+    x,
+    (xin) => tf.maxPool(xin, p.pool, p.strides, p.padding),
+    (dy, xs, ys) => maxPoolGradFirstMax(dy, xs, ys, p),
+  );
+}
+
+export function maxPoolGradFirstMax(dy: tf.Tensor4D, x: tf.Tensor4D, y: tf.Tensor4D, p: PoolParams): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [n, h, w, c] = x.shape;
+    const [, ho, wo] = y.shape;
+    const [ph, pw] = p.pool;
+    const [sh, sw] = p.strides;
+    const [t, b, l, r] = computePads(p.padding, h, w, p.pool, p.strides);
+    const hp = h + t + b;
+    const wp = w + l + r;
+    const xp =
+      t + b + l + r > 0
+        ? x.pad(
+            [
+              [0, 0],
+              [t, b],
+              [l, r],
+              [0, 0],
+            ],
+            -Infinity,
+          )
+        : x;
+    let taken: tf.Tensor | null = null;
+    let acc: tf.Tensor4D | null = null;
+    for (let a = 0; a < ph; a++) {
+      for (let bb = 0; bb < pw; bb++) {
+        const patch = tf.stridedSlice(
+          xp,
+          [0, a, bb, 0],
+          [n, a + (ho - 1) * sh + 1, bb + (wo - 1) * sw + 1, c],
+          [1, sh, sw, 1],
+        ) as tf.Tensor4D;
+        let hit: tf.Tensor = tf.equal(patch, y);
+        if (taken) hit = tf.logicalAnd(hit, tf.logicalNot(taken));
+        taken = taken ? tf.logicalOr(taken, hit) : hit;
+        const g = tf.where(hit, dy, tf.zerosLike(dy)) as tf.Tensor4D;
+        const placed = place(dilate(g, sh, sw), a, bb, hp, wp);
+        acc = acc ? (acc.add(placed) as tf.Tensor4D) : placed;
+      }
+    }
+    return (acc as tf.Tensor4D).slice([0, t, l, 0], [n, h, w, c]);
+  });
+}

@@ -1,0 +1,17 @@
+import { defineConfig } from 'vitest/config';
+
+// One vitest process for the whole workspace. Workspace packages resolve to their
+// TypeScript sources through the "@cnn-xai/source" export condition, so tests never
+// depend on stale builds; the CLI tests run the built binary (root `test` builds first).
+export default defineConfig({
+  resolve: { conditions: ['@cnn-xai/source'] },
+  ssr: { resolve: { conditions: ['@cnn-xai/source'] } },
+  test: {
+    include: ['packages/*/src/**/*.test.ts', 'plugins/*/src/**/*.test.ts', 'fixtures/**/*.test.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+    maxWorkers: 2,
+    reporters: ['default'],
+  },
+});
