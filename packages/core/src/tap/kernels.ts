@@ -34,6 +34,14 @@ export interface LayerKernel {
 
 export type GradientMode = 'fast' | 'plain';
 
+/**
+ * Backends whose Conv2DBackpropInput is slow (or whose depthwise input gradient is missing),
+ * where the input gradient of a conv is cheaper as a forward conv with the flipped kernel.
+ * On the cpu backend tf.js's own kernel is about 3x faster than the forward-conv route.
+ */
+const FORWARD_CONV_GRAD_BACKENDS = new Set(['wasm']);
+const useForwardConvGrad = (): boolean => FORWARD_CONV_GRAD_BACKENDS.has(tf.getBackend());
+
 const pair = (v: unknown, name: string): [number, number] => {
   if (typeof v === 'number') return [v, v];
   if (Array.isArray(v) && v.length === 2) return [Number(v[0]), Number(v[1])];
@@ -88,7 +96,8 @@ export function buildKernel(layer: Layer, mode: GradientMode): LayerKernel {
       return {
         pre: ([x]) => {
           const x4 = x as tf.Tensor4D;
-          const y = flipped
+          const y =
+            flipped && useForwardConvGrad()
             ? conv2dFastGrad(x4, kernel, flipped, p)
             : tf.conv2d(x4, kernel, p.strides, p.padding, 'NHWC', p.dilation);
           return addBias(y, bias);
@@ -107,7 +116,8 @@ export function buildKernel(layer: Layer, mode: GradientMode): LayerKernel {
       return {
         pre: ([x]) => {
           const x4 = x as tf.Tensor4D;
-          const y = flipped
+          const y =
+            flipped && useForwardConvGrad()
             ? depthwiseFastGrad(x4, kernel, flipped, p)
             : tf.depthwiseConv2d(x4, kernel, p.strides, p.padding, 'NHWC', p.dilation);
           return addBias(y, bias);
@@ -128,11 +138,12 @@ export function buildKernel(layer: Layer, mode: GradientMode): LayerKernel {
       return {
         pre: ([x]) => {
           const x4 = x as tf.Tensor4D;
+          const fastNow = flippedD !== null && flippedP !== null && useForwardConvGrad();
           const d =
-            flippedD && flippedP
+            fastNow && flippedD
               ? depthwiseFastGrad(x4, depthwise, flippedD, p)
               : tf.depthwiseConv2d(x4, depthwise, p.strides, p.padding, 'NHWC', p.dilation);
-          const y = flippedP ? conv2dFastGrad(d, pointwise, flippedP, one) : tf.conv2d(d, pointwise, 1, 'valid');
+          const y = fastNow && flippedP ? conv2dFastGrad(d, pointwise, flippedP, one) : tf.conv2d(d, pointwise, 1, 'valid');
           return addBias(y, bias);
         },
         activation: activationName(cfg),

@@ -52,8 +52,9 @@ export interface TapOptions {
    */
   output?: 'logits' | 'model';
   /**
-   * `fast` (default): conv input gradients as forward convs and PyTorch's max-pool tie rule on
-   * every backend. `plain`: tf.js's own gradient kernels (for comparison).
+   * `fast` (default): PyTorch's max-pool tie rule (first maximum) on every backend, and on wasm
+   * conv input gradients computed as forward convs (wasm's Conv2DBackpropInput is slow and it
+   * has no depthwise input gradient). `plain`: tf.js's own gradient kernels (for comparison).
    */
   gradients?: GradientMode;
 }
@@ -337,8 +338,8 @@ export class ModelTap {
     const [output, ...acts] = tf.tidy(() => {
       const values = new Map<string, tf.Tensor>([[INPUT_KEY, x]]);
       this.execute(values, null, opts.overrides);
-      return [values.get(this.outputKey) as tf.Tensor, ...keys.map((k) => values.get(k) as tf.Tensor)].map((t) =>
-        t === x ? t.clone() : t,
+      return [values.get(this.outputKey) as tf.Tensor, ...keys.map((k) => values.get(k) as tf.Tensor)].map((t, i, all) =>
+        t === x || all.indexOf(t) < i ? t.clone() : t,
       );
     });
     const activations: Record<string, tf.Tensor> = {};
@@ -418,7 +419,8 @@ export class ModelTap {
       }
     }
     this.execute(values, this.downstream(key), overrides);
-    return values.get(this.outputKey) as tf.Tensor;
+    const out = values.get(this.outputKey) as tf.Tensor;
+    return out === activation ? out.clone() : out;
   }
 
   /**
