@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { ensureBackend } from './backend.js';
 import { AbortError } from './errors.js';
@@ -48,7 +47,7 @@ export async function explain(explainer: AnyExplainer | string, req: ExplainRequ
   let ended = false;
   try {
     const raw = req.input;
-    const input = (raw.rank === tap.inputShape.length ? raw.expandDims(0) : raw) as tf.Tensor4D;
+    const input = (raw.rank === tap.inputShape.length ? tf.expandDims(raw, 0) : raw) as tf.Tensor4D;
     const checker: ModelTap = tap;
     checker.checkInput(input);
     const throwIfAborted = (): void => {

@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops';
 import { CnnXaiError } from './errors.js';
 import type { ModelTap } from './tap/tap.js';
 
@@ -24,8 +23,8 @@ export interface ResolvedTarget {
 export function classScores(output: tf.Tensor, classes: readonly number[]): tf.Tensor1D {
   return tf.tidy(() => {
     const k = output.shape[output.rank - 1] as number;
-    const mask = tf.oneHot(tf.tensor1d(classes as number[], 'int32'), k).toFloat();
-    return tf.sum(tf.mul(output.reshape([-1, k]), mask), 1) as tf.Tensor1D;
+    const mask = tf.cast(tf.oneHot(tf.tensor1d(classes as number[], 'int32'), k), 'float32');
+    return tf.sum(tf.mul(tf.reshape(output, [-1, k]), mask), 1) as tf.Tensor1D;
   });
 }
 
@@ -36,11 +35,7 @@ export function resolveTarget(target: Target | undefined, tap: ModelTap, input: 
   }
   let classes: number[];
   if (target === undefined || target === 'top') {
-    const out = tap.predict(input);
-    const arg = tf.argMax(out.reshape([n, -1]), 1);
-    classes = Array.from(arg.dataSync());
-    out.dispose();
-    arg.dispose();
+    classes = tf.tidy(() => Array.from(tf.argMax(tf.reshape(tap.predict(input), [n, -1]), 1).dataSync()));
   } else {
     classes = typeof target === 'number' ? new Array<number>(n).fill(target) : [...target];
     const k = outputClasses(tap);

@@ -55,12 +55,12 @@ export async function weightedActivations(
       ctx.throwIfAborted();
       parts.push(
         tf.tidy(() => {
-          const xb = x.slice([s, 0, 0, 0], [e - s, -1, -1, -1]);
+          const xb = tf.slice(x, [s, 0, 0, 0], [e - s, -1, -1, -1]);
           const rows = Array.from({ length: e - s }, (_, i) => s + i);
           const r = ctx.tap.gradient(xb, (out) => ctx.target.score(out, rows), { layer });
           const a = r.activation as tf.Tensor4D;
           const w = weights(a, r.gradient as tf.Tensor4D);
-          return tf.sum(tf.mul(a, w.reshape([e - s, 1, 1, -1])), 3);
+          return tf.sum(tf.mul(a, tf.reshape(w, [e - s, 1, 1, -1])), 3);
         }),
       );
       ctx.progress(e / n);

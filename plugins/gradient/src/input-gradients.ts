@@ -17,7 +17,7 @@ export function inputGradients(
     batchSize,
     (s, e) =>
       tf.tidy(() => {
-        const xb = x.slice([s, 0, 0, 0], [e - s, -1, -1, -1]);
+        const xb = tf.slice(x, [s, 0, 0, 0], [e - s, -1, -1, -1]);
         const rows = Array.from({ length: e - s }, (_, i) => s + i);
         const g = ctx.tap.gradient(xb, (out) => ctx.target.score(out, rows), { overrides });
         return g.gradient;

@@ -46,13 +46,13 @@ export const integratedGradients = defineExplainer({
           const rows = Array.from({ length: e - s }, (_, i) => Math.floor((s + i) / steps));
           const ks = Array.from({ length: e - s }, (_, i) => (s + i) % steps);
           const idx = tf.tensor1d(rows, 'int32');
-          const a = tf.tensor1d(ks.map((k) => alphas[k] as number)).reshape([-1, 1, 1, 1]);
+          const a = tf.tensor4d(ks.map((k) => alphas[k] as number), [e - s, 1, 1, 1]);
           const points = tf.add(tf.gather(baseline, idx), tf.mul(a, tf.gather(diff, idx))) as tf.Tensor4D;
           const g = ctx.tap.gradient(points, (out) => ctx.target.score(out, rows)).gradient;
           // Weighted sum of each image's path gradients as one matmul: S[i, r] = w_k(r) if row r is image i.
           const sel = new Float32Array(n * (e - s));
           rows.forEach((img, r) => (sel[img * (e - s) + r] = weights[ks[r] as number] as number));
-          const contrib = tf.matMul(tf.tensor2d(sel, [n, e - s]), g.reshape([e - s, -1]));
+          const contrib = tf.matMul(tf.tensor2d(sel, [n, e - s]), tf.reshape(g, [e - s, -1]));
           return tf.add(acc, contrib) as tf.Tensor2D;
         });
         acc.dispose();
@@ -60,15 +60,15 @@ export const integratedGradients = defineExplainer({
         ctx.progress(e / total);
         await yieldToEventLoop();
       }
-      const values = tf.mul(diff, acc.reshape(x.shape));
+      const values = tf.mul(diff, tf.reshape(acc, x.shape));
       const { delta, scoreDiff } = tf.tidy(() => {
         const out = ctx.tap.predict(tf.concat([x, baseline], 0));
         const rows = [...Array(n).keys(), ...Array(n).keys()];
         const sc = ctx.target.score(out, rows);
-        const fx = sc.slice(0, n);
-        const fb = sc.slice(n, n);
+        const fx = tf.slice(sc, 0, n);
+        const fb = tf.slice(sc, n, n);
         const sd = tf.sub(fx, fb);
-        return { delta: tf.sub(tf.sum(values.reshape([n, -1]), 1), sd), scoreDiff: sd };
+        return { delta: tf.sub(tf.sum(tf.reshape(values, [n, -1]), 1), sd), scoreDiff: sd };
       });
       const extras = {
         delta: Array.from(await delta.data()),

@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops';
 import { loadLayersModel, type LayersModel } from '@tensorflow/tfjs-layers';
 import { CnnXaiError } from '../errors.js';
 

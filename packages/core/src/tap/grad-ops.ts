@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops';
 
 /**
  * Gradient kernels that every backend can run at forward-pass speed, and that agree with
@@ -40,7 +39,7 @@ export function dilate(t: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D {
   if (sh === 1 && sw === 1) return t;
   return tf.tidy(() => {
     const [n, h, w, c] = t.shape;
-    const spread = t.reshape([n, h, 1, w, 1, c]).pad([
+    const spread = tf.pad(tf.reshape(t, [n, h, 1, w, 1, c]), [
       [0, 0],
       [0, 0],
       [0, sh - 1],
@@ -48,7 +47,7 @@ export function dilate(t: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D {
       [0, sw - 1],
       [0, 0],
     ]);
-    return spread.reshape([n, h * sh, w * sw, c]).slice([0, 0, 0, 0], [n, (h - 1) * sh + 1, (w - 1) * sw + 1, c]) as tf.Tensor4D;
+    return tf.slice(tf.reshape(spread, [n, h * sh, w * sw, c]), [0, 0, 0, 0], [n, (h - 1) * sh + 1, (w - 1) * sw + 1, c]) as tf.Tensor4D;
   });
 }
 
@@ -60,13 +59,13 @@ function place(t: tf.Tensor4D, top: number, left: number, hp: number, wp: number
   const [n, h, w, c] = t.shape;
   const bottom = hp - top - h;
   const right = wp - left - w;
-  let out: tf.Tensor4D = t.pad([
+  let out: tf.Tensor4D = tf.pad(t, [
     [0, 0],
     [top, Math.max(bottom, 0)],
     [left, Math.max(right, 0)],
     [0, 0],
   ]);
-  if (bottom < 0 || right < 0) out = out.slice([0, 0, 0, 0], [n, hp, wp, c]);
+  if (bottom < 0 || right < 0) out = tf.slice(out, [0, 0, 0, 0], [n, hp, wp, c]);
   return out;
 }
 
@@ -93,14 +92,14 @@ function inputGradByForwardConv(
   const coveredH = dyd.shape[1] + kh - 1;
   const coveredW = dyd.shape[2] + kw - 1;
   // Full correlation, extended with zeros so that it covers the whole padded input.
-  const dyf = dyd.pad([
+  const dyf = tf.pad(dyd, [
     [0, 0],
     [kh - 1, kh - 1 + Math.max(0, hp - coveredH)],
     [kw - 1, kw - 1 + Math.max(0, wp - coveredW)],
     [0, 0],
   ]);
   const dxp = corr(dyf as tf.Tensor4D);
-  return dxp.slice([0, t, l, 0], [n, h, w, c]) as tf.Tensor4D;
+  return tf.slice(dxp, [0, t, l, 0], [n, h, w, c]);
 }
 
 /** A unary op with a custom gradient: `backward(dy, [x, y])` returns dx. */
@@ -167,7 +166,7 @@ export function depthwiseFastGrad(
 
 /** The constant kernels the fast gradients need, computed once per layer. */
 export function flipConvKernel(kernel: tf.Tensor4D): tf.Tensor4D {
-  return tf.tidy(() => tf.reverse(kernel, [0, 1]).transpose([0, 1, 3, 2]));
+  return tf.tidy(() => tf.transpose(tf.reverse(kernel, [0, 1]), [0, 1, 3, 2]));
 }
 
 export function flipDepthwiseKernel(kernel: tf.Tensor4D): tf.Tensor4D {
@@ -176,8 +175,8 @@ export function flipDepthwiseKernel(kernel: tf.Tensor4D): tf.Tensor4D {
     const rev = tf.reverse(kernel, [0, 1]);
     if (m === 1) return rev;
     // dx[c] = sum_k corr(dy[c*m+k], flip(W[:, :, c, k])): a conv with a block-diagonal kernel.
-    const eye = tf.eye(c).reshape([1, 1, c, 1, c]);
-    return rev.reshape([kh, kw, c, m, 1]).mul(eye).reshape([kh, kw, c * m, c]) as tf.Tensor4D;
+    const eye = tf.reshape(tf.eye(c), [1, 1, c, 1, c]);
+    return tf.reshape(tf.mul(tf.reshape(rev, [kh, kw, c, m, 1]), eye), [kh, kw, c * m, c]) as tf.Tensor4D;
   });
 }
 
@@ -210,7 +209,8 @@ export function maxPoolGradFirstMax(dy: tf.Tensor4D, x: tf.Tensor4D, y: tf.Tenso
     const wp = w + l + r;
     const xp =
       t + b + l + r > 0
-        ? x.pad(
+        ? tf.pad(
+            x,
             [
               [0, 0],
               [t, b],
@@ -235,9 +235,9 @@ export function maxPoolGradFirstMax(dy: tf.Tensor4D, x: tf.Tensor4D, y: tf.Tenso
         taken = taken ? tf.logicalOr(taken, hit) : hit;
         const g = tf.where(hit, dy, tf.zerosLike(dy)) as tf.Tensor4D;
         const placed = place(dilate(g, sh, sw), a, bb, hp, wp);
-        acc = acc ? (acc.add(placed) as tf.Tensor4D) : placed;
+        acc = acc ? tf.add<tf.Tensor4D>(acc, placed) : placed;
       }
     }
-    return (acc as tf.Tensor4D).slice([0, t, l, 0], [n, h, w, c]);
+    return tf.slice(acc as tf.Tensor4D, [0, t, l, 0], [n, h, w, c]);
   });
 }

@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops';
 import type { layers } from '@tensorflow/tfjs-layers';
 import { CnnXaiError } from '../errors.js';
 import {
@@ -157,8 +156,8 @@ export function buildKernel(layer: Layer, mode: GradientMode): LayerKernel {
         const t = x as tf.Tensor;
         if (t.rank === 2) return addBias(tf.matMul(t as tf.Tensor2D, kernel), bias);
         const lead = t.shape.slice(0, -1);
-        const flat = t.reshape([-1, t.shape[t.rank - 1] as number]) as tf.Tensor2D;
-        return addBias(tf.matMul(flat, kernel), bias).reshape([...lead, kernel.shape[1]]);
+        const flat = tf.reshape(t, [-1, t.shape[t.rank - 1] as number]) as tf.Tensor2D;
+        return tf.reshape(addBias(tf.matMul(flat, kernel), bias), [...lead, kernel.shape[1]]);
       }, activationName(cfg));
     }
     case 'MaxPooling2D':
@@ -194,8 +193,8 @@ export function buildKernel(layer: Layer, mode: GradientMode): LayerKernel {
       const [scale, shift] = tf.tidy(() => {
         const gamma = l.gamma ? l.gamma.read() : tf.scalar(1);
         const beta = l.beta ? l.beta.read() : tf.scalar(0);
-        const s = gamma.div(l.movingVariance.read().add(eps).sqrt());
-        return [s, beta.sub(l.movingMean.read().mul(s))];
+        const s = tf.div(gamma, tf.sqrt(tf.add(l.movingVariance.read(), eps)));
+        return [s, tf.sub(beta, tf.mul(l.movingMean.read(), s))];
       });
       tf.keep(scale);
       tf.keep(shift);
@@ -216,10 +215,10 @@ export function buildKernel(layer: Layer, mode: GradientMode): LayerKernel {
     case 'Concatenate':
       return simple((xs) => tf.concat(xs, Number(cfg['axis'] ?? -1)));
     case 'Flatten':
-      return simple(([x]) => (x as tf.Tensor).reshape([(x as tf.Tensor).shape[0], -1]));
+      return simple(([x]) => tf.reshape(x as tf.Tensor, [(x as tf.Tensor).shape[0] as number, -1]));
     case 'Reshape': {
       const target = cfg['targetShape'] as number[];
-      return simple(([x]) => (x as tf.Tensor).reshape([(x as tf.Tensor).shape[0], ...target]));
+      return simple(([x]) => tf.reshape(x as tf.Tensor, [(x as tf.Tensor).shape[0] as number, ...target]));
     }
     case 'Dropout':
     case 'SpatialDropout1D':
@@ -243,7 +242,7 @@ export function buildKernel(layer: Layer, mode: GradientMode): LayerKernel {
         cols = pp[1];
       }
       return simple(([x]) =>
-        (x as tf.Tensor4D).pad([
+        tf.pad(x as tf.Tensor4D, [
           [0, 0],
           rows,
           cols,

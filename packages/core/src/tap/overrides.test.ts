@@ -19,8 +19,9 @@ const guided: BackwardOverride = {
 /** tinyVgg written out with plain tf ops and a guided ReLU (tf.customGrad), as an independent reference. */
 function guidedReference(model: LayersModel, x: tf.Tensor4D): tf.Tensor {
   const w = (name: string): tf.Tensor[] => model.getLayer(name).getWeights();
-  const relu = tf.customGrad((z: tf.Tensor, save: tf.GradSaveFunc) => {
-    save([z]);
+  const relu = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const z = args[0] as tf.Tensor;
+    (args[1] as tf.GradSaveFunc)([z]);
     return {
       value: tf.relu(z),
       gradFunc: (dy: tf.Tensor, [s]: tf.Tensor[]) => dy.mul(tf.greater(s as tf.Tensor, 0).toFloat()).mul(tf.greater(dy, 0).toFloat()),
@@ -30,7 +31,7 @@ function guidedReference(model: LayersModel, x: tf.Tensor4D): tf.Tensor {
     const [k, b] = w(name) as [tf.Tensor4D, tf.Tensor];
     return relu(tf.conv2d(t as tf.Tensor4D, k, 1, 'same').add(b));
   };
-  return tf.grad((v: tf.Tensor4D) => {
+  return tf.grad((v: tf.Tensor) => {
     let h = conv(conv(v, 'conv1'), 'conv2');
     h = tf.maxPool(h as tf.Tensor4D, 2, 2, 'valid');
     h = tf.mean(conv(h, 'conv3'), [1, 2]);

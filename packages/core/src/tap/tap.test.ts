@@ -198,6 +198,11 @@ describe('ModelTap structure and errors', () => {
     expectClose(activations['logits'] as tf.Tensor, want, { rtol: 0, atol: 0 });
     tf.dispose([want, activations['logits'] as tf.Tensor, ...Object.values(acts)]);
     expect(countTensors()).toBe(before);
+    // A layer named twice is fetched once (nothing left behind that the caller cannot dispose).
+    const twice = tap.forward(x, { fetch: ['conv2', 'conv2'] });
+    expect(Object.keys(twice.activations)).toEqual(['conv2']);
+    tf.dispose([twice.output, ...Object.values(twice.activations)]);
+    expect(countTensors()).toBe(before);
     x.dispose();
   });
 

@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops';
 import type { LayersModel, layers, SymbolicTensor } from '@tensorflow/tfjs-layers';
 import { CnnXaiError, listNames } from '../errors.js';
 import { applyActivation, buildKernel, type GradientMode, type LayerKernel } from './kernels.js';
@@ -333,7 +332,7 @@ export class ModelTap {
   ): { output: tf.Tensor; activations: Record<string, tf.Tensor> } {
     this.assertLive();
     this.checkInput(x);
-    const fetch = opts.fetch ?? [];
+    const fetch = [...new Set(opts.fetch ?? [])];
     const keys = fetch.map((n) => this.keyOf(n));
     const [output, ...acts] = tf.tidy(() => {
       const values = new Map<string, tf.Tensor>([[INPUT_KEY, x]]);

@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops';
 import { CnnXaiError } from '../errors.js';
 import type { RandomStream } from '../random.js';
 import { gaussianBlur } from './blur.js';
@@ -32,10 +31,10 @@ export function makeBaseline(x: tf.Tensor4D, baseline: unknown, opts: BaselineOp
       if (!opts.random) return tf.randomUniform(x.shape, lo, hi) as tf.Tensor4D;
       return tf.tensor4d(opts.random.uniformArray(x.size, lo, hi), x.shape);
     }
-    if (baseline === 'mean') return tf.mean(x, [1, 2], true).tile([1, x.shape[1], x.shape[2], 1]) as tf.Tensor4D;
+    if (baseline === 'mean') return tf.tile(tf.mean(x, [1, 2], true), [1, x.shape[1], x.shape[2], 1]) as tf.Tensor4D;
     if (typeof baseline === 'number') return tf.fill(x.shape, baseline) as tf.Tensor4D;
     let t: tf.Tensor;
-    if (baseline instanceof tf.Tensor) t = baseline.toFloat();
+    if (baseline instanceof tf.Tensor) t = tf.cast(baseline, 'float32');
     else if (Array.isArray(baseline) || ArrayBuffer.isView(baseline)) {
       const flat = Array.isArray(baseline) ? (baseline.flat(Infinity) as number[]) : Array.from(baseline as Float32Array);
       if (flat.length !== x.size && flat.length !== x.size / x.shape[0]) {

@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops';
 
 /** Splits [0, total) into consecutive [start, end) ranges of at most `size`. */
 export function batchRanges(total: number, size: number): Array<[number, number]> {

@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops';
 
 /** A normalised 1-D Gaussian kernel of odd size (default: 2 * ceil(3 sigma) + 1). */
 export function gaussianKernel1d(sigma: number, size?: number): Float32Array {
@@ -31,8 +30,8 @@ export function gaussianBlur(x: tf.Tensor4D, sigma: number): tf.Tensor4D {
     const trimmed = k.slice(half - pad, half - pad + kk);
     const sum = trimmed.reduce((a, b) => a + b, 0);
     const kt = tf.tensor1d(Array.from(trimmed, (v) => v / sum));
-    const kv = kt.reshape([kk, 1, 1, 1]).tile([1, 1, c, 1]) as tf.Tensor4D;
-    const kh = kt.reshape([1, kk, 1, 1]).tile([1, 1, c, 1]) as tf.Tensor4D;
+    const kv = tf.tile(tf.reshape(kt, [kk, 1, 1, 1]), [1, 1, c, 1]) as tf.Tensor4D;
+    const kh = tf.tile(tf.reshape(kt, [1, kk, 1, 1]), [1, 1, c, 1]) as tf.Tensor4D;
     const padded = tf.mirrorPad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]], 'reflect');
     const v = tf.depthwiseConv2d(padded, kv, 1, 'valid');
     return tf.depthwiseConv2d(v, kh, 1, 'valid');

@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops';
 
 /** (x - mean) / std per channel, for models trained on standardised inputs. */
 export function normalize(x: tf.Tensor, mean: number | readonly number[], std: number | readonly number[]): tf.Tensor {

@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops';
 
 /**
  * Bilinear resize with half-pixel centres, i.e. PyTorch's `F.interpolate(mode='bilinear',
@@ -7,18 +6,18 @@ import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops';
  */
 export function resizeBilinear(x: tf.Tensor, size: readonly [number, number]): tf.Tensor {
   return tf.tidy(() => {
-    const x4 = (x.rank === 3 ? x.expandDims(-1) : x) as tf.Tensor4D;
+    const x4 = (x.rank === 3 ? tf.expandDims(x, -1) : x) as tf.Tensor4D;
     if (x4.shape[1] === size[0] && x4.shape[2] === size[1]) return x.clone();
     const y = tf.image.resizeBilinear(x4, [size[0], size[1]], false, true);
-    return x.rank === 3 ? y.squeeze([3]) : y;
+    return x.rank === 3 ? tf.squeeze(y, [3]) : y;
   });
 }
 
 /** Nearest-neighbour resize (PyTorch `mode='nearest'`: source index floor(dst * in / out)). */
 export function resizeNearest(x: tf.Tensor, size: readonly [number, number]): tf.Tensor {
   return tf.tidy(() => {
-    const x4 = (x.rank === 3 ? x.expandDims(-1) : x) as tf.Tensor4D;
+    const x4 = (x.rank === 3 ? tf.expandDims(x, -1) : x) as tf.Tensor4D;
     const y = tf.image.resizeNearestNeighbor(x4, [size[0], size[1]], false, false);
-    return x.rank === 3 ? y.squeeze([3]) : y;
+    return x.rank === 3 ? tf.squeeze(y, [3]) : y;
   });
 }
