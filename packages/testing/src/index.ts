@@ -1,1 +1,38 @@
-export {};
+export {
+  tinyVgg,
+  tinyResnet,
+  tinyMobilenet,
+  tinyBranchy,
+  tinyNested,
+  linearModel,
+  tinyNoConv,
+  seedWeights,
+  TEST_MODELS,
+  CAM_MODELS,
+  randomInput,
+  fashionLikeInput,
+  inputFor,
+  type ModelArgs,
+  type ActivationArgs,
+  type TestModelName,
+  type RandomInputOptions,
+} from './models.js';
+export { countTensors, expectNoLeakedTensors, LeakedTensorsError } from './leaks.js';
+export {
+  describeExplainer,
+  checkOutput,
+  checkDeterminism,
+  checkBatchEqualsPerImage,
+  checkAbort,
+  checkProgress,
+  checkNoLeaks,
+  checkNoLeaksOnError,
+  checkOptionDefaults,
+  checkOptionValidation,
+  classCount,
+  requestedTargets,
+  type ConformanceOptions,
+  type CheckSetup,
+  type ModelCase,
+} from './conformance.js';
+export { expectClose, maxAbsDiff, maxAbs } from './assert.js';

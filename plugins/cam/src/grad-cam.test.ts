@@ -108,8 +108,8 @@ describe('grad-cam', () => {
     const x = tf.randomUniform([1, 12, 12, 3], 0, 1, 'float32', 2) as tf.Tensor4D;
     const res = await explain(gradCam, { model, input: x, registry });
     const lm = res.extras['layerMap'] as tf.Tensor3D;
-    const up = tf.image.resizeBilinear(lm.expandDims(-1) as tf.Tensor4D, [12, 12], false, true).squeeze([0, 3]);
-    const diff = tf.max(tf.abs(tf.sub(up, res.values.squeeze([0])))).dataSync()[0] as number;
+    const up = tf.squeeze(tf.image.resizeBilinear(tf.expandDims(lm, -1) as tf.Tensor4D, [12, 12], false, true), [0, 3]);
+    const diff = tf.max(tf.abs(tf.sub(up, tf.squeeze(res.values, [0])))).dataSync()[0] as number;
     expect(diff).toBeLessThan(1e-6);
     res.dispose();
     tf.dispose([x, up]);
