@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CnnXaiError } from './errors.js';
 import { coerceOption, opt, resolveOptions } from './options.js';
+import { errorOf } from '../../testing/src/index.js';
 
 const schema = {
   steps: opt.integer({ default: 32, min: 1, max: 1024, description: 'Path points.' }),
@@ -12,16 +13,6 @@ const schema = {
   layers: opt.layer({ default: undefined, multiple: true, description: 'Layers.' }),
   composite: opt.string({ default: 'epsilon', description: 'Name.' }),
 };
-
-function errorOf(fn: () => unknown): CnnXaiError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(CnnXaiError);
-    return e as CnnXaiError;
-  }
-  throw new Error('expected an error');
-}
 
 describe('resolveOptions', () => {
   it('fills every default', () => {

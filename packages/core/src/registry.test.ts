@@ -4,6 +4,7 @@ import { CnnXaiError } from './errors.js';
 import { opt } from './options.js';
 import { createRegistry, defaultRegistry } from './registry.js';
 import type { AnyExplainer } from './types.js';
+import { errorOf } from '../../testing/src/index.js';
 
 function fake(id: string, kind: AnyExplainer['kind'] = 'gradient', family = 'gradient'): AnyExplainer {
   return defineExplainer({
@@ -18,16 +19,6 @@ function fake(id: string, kind: AnyExplainer['kind'] = 'gradient', family = 'gra
       throw new Error('not run');
     },
   });
-}
-
-function errorOf(fn: () => unknown): CnnXaiError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(CnnXaiError);
-    return e as CnnXaiError;
-  }
-  throw new Error('expected an error');
 }
 
 describe('registry', () => {

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'vitest';
+import { CnnXaiError } from '@cnn-xai/core';
 
 type Data = tf.Tensor | ArrayLike<number> | number[][] | number[][][] | number[][][][];
 
@@ -54,4 +55,15 @@ export function expectClose(actual: Data, expected: Data, opts: { rtol?: number;
     }
   }
   expect(worst <= bound, `${what}: |difference| ${worst} at ${at} (${x[at]} vs ${y[at]}) exceeds ${bound.toExponential(3)}`).toBe(true);
+}
+
+/** Runs `fn`, expects it to throw a CnnXaiError, and returns the error for closer checks. */
+export function errorOf(fn: () => unknown): CnnXaiError {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(CnnXaiError);
+    return e as CnnXaiError;
+  }
+  throw new Error('expected an error');
 }

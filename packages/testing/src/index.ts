@@ -35,4 +35,4 @@ export {
   type CheckSetup,
   type ModelCase,
 } from './conformance.js';
-export { expectClose, maxAbsDiff, maxAbs } from './assert.js';
+export { expectClose, maxAbsDiff, maxAbs, errorOf } from './assert.js';

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { CnnXaiError } from '../errors.js';
 import { encodeNpy, npyToFloat32, parseNpy } from './npy.js';
+import { errorOf } from '../../../testing/src/index.js';
 
 const FIXTURE = fileURLToPath(new URL('../../../../fixtures/reference/fashion-cnn-torch/images.npy', import.meta.url));
 
@@ -19,16 +19,6 @@ function handMade(header: string, data: Uint8Array, major = 1): Uint8Array {
   for (let i = 0; i < text.length; i++) out[pre + i] = text.charCodeAt(i);
   out.set(data, total);
   return out;
-}
-
-function errorOf(fn: () => unknown): CnnXaiError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(CnnXaiError);
-    return e as CnnXaiError;
-  }
-  throw new Error('expected an error');
 }
 
 describe('npy', () => {
