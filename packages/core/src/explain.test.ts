@@ -188,3 +188,64 @@ describe('explain', () => {
     expect(seen).toEqual([0, 0.5, 1, 0, 1]);
   });
 });
+
+describe('explain() scheduling and seeds', () => {
+  it('concurrent calls on one tap run one after another and all succeed without leaks', async () => {
+    await selectBackend('wasm');
+    const model = tinyResnet();
+    const tap = ModelTap.from(model);
+    const x = inputFor(model, 3, 5);
+    const before = countTensors();
+    const slow = defineExplainer({
+      id: 'slow-gradient',
+      name: 'slow',
+      family: 'test',
+      kind: 'gradient',
+      description: 'input gradient, one image per awaited step',
+      requires: { gradients: true },
+      options: {},
+      async explain(input, ctx) {
+        const parts: tf.Tensor[] = [];
+        for (let i = 0; i < input.shape[0]; i++) {
+          const xi = tf.slice(input, [i, 0, 0, 0], [1, -1, -1, -1]);
+          parts.push(ctx.tap.gradient(xi, (out) => ctx.target.score(out, [i])).gradient);
+          await new Promise((r) => setTimeout(r, 1));
+        }
+        return { values: tf.concat(parts, 0), signed: true, extras: {} };
+      },
+    });
+    const results = await Promise.all([0, 1, 2].map(() => explain(slow, { model: tap, input: x, target: 0 })));
+    const first = results[0]?.values.dataSync() as Float32Array;
+    for (const r of results) expect(Array.from(r.values.dataSync())).toEqual(Array.from(first));
+    results.forEach((r) => r.dispose());
+    expect(countTensors()).toBe(before);
+    tap.dispose();
+    x.dispose();
+  });
+
+  it('the call seed reaches an explainer whose seed option was left at its default; an explicit option wins', async () => {
+    await selectBackend('wasm');
+    const model = tinyResnet();
+    const x = inputFor(model, 1, 2);
+    const seen: number[] = [];
+    const probe = defineExplainer({
+      id: 'seed-probe',
+      name: 'probe',
+      family: 'test',
+      kind: 'perturbation',
+      description: 'records its random stream seed',
+      requires: { gradients: false },
+      options: { seed: opt.integer({ default: 0, min: 0, description: 'seed' }) },
+      async explain(input, ctx) {
+        seen.push(ctx.random.seed);
+        return { values: tf.zeros([input.shape[0], input.shape[1], input.shape[2]]), signed: false, extras: {} };
+      },
+    });
+    for (const req of [{}, { seed: 11 }, { seed: 11, options: { seed: 4 } }]) {
+      const r = await explain(probe, { model, input: x, ...req });
+      r.dispose();
+    }
+    expect(seen).toEqual([0, 11, 4]);
+    x.dispose();
+  });
+});

@@ -18,7 +18,7 @@ export interface ExplainRequest {
   target?: Target;
   /** Explainer options; unknown names and out-of-range values are errors. */
   options?: Record<string, unknown>;
-  /** Seed of the random stream; an explainer's own `seed` option takes precedence. */
+  /** Seed of the random stream. An explicit `seed` option wins; this seed wins over an explainer's default. */
   seed?: number;
   signal?: AbortSignal;
   onProgress?: (fraction: number) => void;
@@ -30,12 +30,24 @@ function tensorsOf(extras: Record<string, Extra>): tf.Tensor[] {
   return Object.values(extras).filter((v): v is tf.Tensor => v instanceof tf.Tensor);
 }
 
+let queue: Promise<unknown> = Promise.resolve();
+
 /**
  * Runs one explainer: checks the input and the options, resolves the target, builds the context
  * and returns the attribution. Tensors the explainer leaves behind are released, on success and
  * on error, so `tf.memory().numTensors` is what it was before (plus the returned tensors).
+ *
+ * Calls run one at a time, in the order they were made: each holds a tf.js engine scope across
+ * its awaits (tf.js keeps a single global scope stack), and a backend runs one program at a time
+ * anyway. A second call made while one runs waits for it.
  */
-export async function explain(explainer: AnyExplainer | string, req: ExplainRequest): Promise<Attribution> {
+export function explain(explainer: AnyExplainer | string, req: ExplainRequest): Promise<Attribution> {
+  const run = queue.then(() => explainNow(explainer, req));
+  queue = run.catch(() => undefined);
+  return run;
+}
+
+async function explainNow(explainer: AnyExplainer | string, req: ExplainRequest): Promise<Attribution> {
   await ensureBackend();
   const registry = req.registry ?? defaultRegistry;
   const ex = typeof explainer === 'string' ? registry.get(explainer) : explainer;
@@ -55,8 +67,13 @@ export async function explain(explainer: AnyExplainer | string, req: ExplainRequ
     };
     throwIfAborted();
     const target = resolveTarget(req.target, tap, input);
+    // An explicit `seed` option wins, then the call's seed, then the schema's default.
+    const seedGiven = req.options?.['seed'];
     const seedOpt = (options as Record<string, unknown>)['seed'];
-    const seed = typeof seedOpt === 'number' ? seedOpt : (req.seed ?? 0);
+    const seed =
+      seedGiven !== undefined && typeof seedOpt === 'number'
+        ? seedOpt
+        : (req.seed ?? (typeof seedOpt === 'number' ? seedOpt : 0));
     const ctx: ExplainContext = {
       tap,
       target,

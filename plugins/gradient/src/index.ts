@@ -2,12 +2,17 @@ import { defaultRegistry, type Registry } from '@cnn-xai/core';
 import { gradient } from './gradient.js';
 import { gradientXInput } from './gradient-x-input.js';
 import { integratedGradients } from './integrated-gradients.js';
+import { guidedBackprop } from './guided-backprop.js';
+import { deconvnet } from './deconvnet.js';
+import { smoothgrad } from './smoothgrad.js';
 
-export { gradient, gradientXInput, integratedGradients };
+export { gradient, gradientXInput, integratedGradients, guidedBackprop, deconvnet, smoothgrad };
+export { guidedReluRule, deconvReluRule, isRelu } from './relu-rules.js';
+export { NOISE_MODES, smoothableExplainers, type NoiseMode } from './smoothgrad.js';
 export { inputGradients } from './input-gradients.js';
 export { quadrature, gaussLegendre, RULES, type Rule, type Quadrature } from './quadrature.js';
 
-export const explainers = [gradient, gradientXInput, integratedGradients] as const;
+export const explainers = [gradient, gradientXInput, integratedGradients, guidedBackprop, deconvnet, smoothgrad] as const;
 
 /** Registers this family's explainers (in the default registry unless one is given). */
 export function register(registry: Registry = defaultRegistry): Registry {
