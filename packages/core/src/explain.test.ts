@@ -249,3 +249,35 @@ describe('explain() scheduling and seeds', () => {
     x.dispose();
   });
 });
+
+describe('explain() and tensors in extras', () => {
+  it('keeps tensors nested in record or array extras alive until dispose()', async () => {
+    await selectBackend('wasm');
+    const model = tinyResnet();
+    const x = inputFor(model, 1, 3);
+    const before = countTensors();
+    const nested = defineExplainer({
+      id: 'nested-extras',
+      name: 'nested',
+      family: 'test',
+      kind: 'perturbation',
+      description: 'returns tensors inside records and arrays of its extras',
+      requires: { gradients: false },
+      options: {},
+      async explain(input) {
+        return {
+          values: tf.zeros([input.shape[0], input.shape[1], input.shape[2]]),
+          signed: false,
+          extras: { maps: { a: tf.ones([2]), list: [tf.fill([3], 2)] } as Record<string, unknown> },
+        };
+      },
+    });
+    const r = await explain(nested, { model, input: x });
+    const maps = r.extras['maps'] as { a: tf.Tensor; list: tf.Tensor[] };
+    expect(Array.from(maps.a.dataSync())).toEqual([1, 1]);
+    expect(Array.from((maps.list[0] as tf.Tensor).dataSync())).toEqual([2, 2, 2]);
+    r.dispose();
+    expect(countTensors()).toBe(before);
+    x.dispose();
+  });
+});

@@ -26,8 +26,13 @@ export interface ExplainRequest {
   registry?: Registry;
 }
 
-function tensorsOf(extras: Record<string, Extra>): tf.Tensor[] {
-  return Object.values(extras).filter((v): v is tf.Tensor => v instanceof tf.Tensor);
+/** Every tensor in the extras, also inside nested records and arrays. */
+function tensorsOf(extras: Record<string, Extra> | unknown, seen = new Set<unknown>()): tf.Tensor[] {
+  if (extras instanceof tf.Tensor) return [extras];
+  if (extras === null || typeof extras !== 'object' || seen.has(extras) || ArrayBuffer.isView(extras)) return [];
+  seen.add(extras);
+  const values = Array.isArray(extras) ? extras : Object.values(extras as Record<string, unknown>);
+  return values.flatMap((v) => tensorsOf(v, seen));
 }
 
 let queue: Promise<unknown> = Promise.resolve();
