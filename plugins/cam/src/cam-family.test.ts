@@ -428,14 +428,19 @@ describe('createCamExplainer', () => {
 describe('the family', () => {
   it('every variant is registered with a paper, a description and the shared options', () => {
     const ids = registry.list({ family: 'cam' }).map((e) => e.id);
-    expect(ids).toEqual(['grad-cam', 'cam', 'grad-cam-plus-plus', 'xgrad-cam', 'hires-cam', 'layer-cam', 'score-cam', 'ablation-cam', 'eigen-cam']);
+    expect(ids).toEqual(['grad-cam', 'cam', 'grad-cam-plus-plus', 'xgrad-cam', 'hires-cam', 'layer-cam', 'score-cam', 'ablation-cam', 'eigen-cam', 'integrated-grad-cam', 'guided-grad-cam']);
+    // Options beyond the shared layer, relu and batchSize (guided-grad-cam: one layer, no relu).
+    const own: Record<string, string[]> = {
+      'integrated-grad-cam': ['baseline', 'batchSize', 'layer', 'relu', 'rule', 'seed', 'steps'],
+      'guided-grad-cam': ['batchSize', 'layer', 'upsample'],
+    };
     for (const e of registry.list({ family: 'cam' })) {
       expect(e.kind).toBe('cam');
       expect(e.paper?.url).toMatch(/^https:\/\//);
       expect(e.description.length).toBeGreaterThan(40);
-      expect(Object.keys(e.options).sort()).toEqual(['batchSize', 'layer', 'relu']);
-      expect(e.options['layer']).toMatchObject({ type: 'layer', multiple: true });
-      expect(e.options['relu']).toMatchObject({ default: true });
+      expect(Object.keys(e.options).sort()).toEqual(own[e.id] ?? ['batchSize', 'layer', 'relu']);
+      expect(e.options['layer']).toMatchObject({ type: 'layer', multiple: e.id !== 'guided-grad-cam' });
+      if ('relu' in e.options) expect(e.options['relu']).toMatchObject({ default: true });
     }
     expect(registry.list({ family: 'cam' }).filter((e) => !e.requires.gradients).map((e) => e.id)).toEqual(['cam', 'score-cam', 'ablation-cam', 'eigen-cam']);
   });

@@ -4,7 +4,9 @@ import { cam, camHeadKernel } from './cam.js';
 import { eigenCam, dominantEigenvector, principalProjection } from './eigen-cam.js';
 import { gradCam, gradCamWeights } from './grad-cam.js';
 import { gradCamPlusPlus, gradCamPlusPlusWeights } from './grad-cam-plus-plus.js';
+import { guidedGradCam, UPSAMPLE_MODES } from './guided-grad-cam.js';
 import { hiResCam } from './hires-cam.js';
+import { integratedGradCam, pathCam } from './integrated-grad-cam.js';
 import { layerCam } from './layer-cam.js';
 import { scoreCam, scoreCamMasks, scoreCamWeights } from './score-cam.js';
 import { xGradCam, xGradCamWeights } from './xgrad-cam.js';
@@ -18,6 +20,8 @@ export { layerCam };
 export { scoreCam, scoreCamMasks, scoreCamWeights };
 export { ablationCam, ablationCamWeights };
 export { eigenCam, dominantEigenvector, principalProjection };
+export { integratedGradCam, pathCam };
+export { guidedGradCam, UPSAMPLE_MODES };
 export {
   createCamExplainer,
   camOptions,
@@ -36,9 +40,24 @@ export {
   type ChannelWeights,
 } from './cam-base.js';
 
-export const explainers = [gradCam, cam, gradCamPlusPlus, xGradCam, hiResCam, layerCam, scoreCam, ablationCam, eigenCam] as const;
+export const explainers = [
+  gradCam,
+  cam,
+  gradCamPlusPlus,
+  xGradCam,
+  hiResCam,
+  layerCam,
+  scoreCam,
+  ablationCam,
+  eigenCam,
+  integratedGradCam,
+  guidedGradCam,
+] as const;
 
-/** Registers this family's explainers (in the default registry unless one is given). */
+/**
+ * Registers this family's explainers (in the default registry unless one is given).
+ * guided-grad-cam also needs `guided-backprop`: register @cnn-xai/plugin-gradient as well.
+ */
 export function register(registry: Registry = defaultRegistry): Registry {
   return registry.register(...explainers);
 }

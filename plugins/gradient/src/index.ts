@@ -10,7 +10,6 @@ export { gradient, gradientXInput, integratedGradients, guidedBackprop, deconvne
 export { guidedReluRule, deconvReluRule, isRelu } from './relu-rules.js';
 export { NOISE_MODES, smoothableExplainers, type NoiseMode } from './smoothgrad.js';
 export { inputGradients } from './input-gradients.js';
-export { quadrature, gaussLegendre, RULES, type Rule, type Quadrature } from './quadrature.js';
 
 export const explainers = [gradient, gradientXInput, integratedGradients, guidedBackprop, deconvnet, smoothgrad] as const;
 

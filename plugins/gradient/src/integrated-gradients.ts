@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { batchRanges, BASELINES, CnnXaiError, defineExplainer, makeBaseline, opt, yieldToEventLoop } from '@cnn-xai/core';
-import { quadrature, RULES } from './quadrature.js';
+import { batchRanges, BASELINES, CnnXaiError, defineExplainer, makeBaseline, opt, quadrature, RULES, yieldToEventLoop } from '@cnn-xai/core';
 
 /**
  * Integrated Gradients (Sundararajan et al. 2017): (x - x') times the path integral of the
