@@ -199,6 +199,10 @@ export function maxPoolFirstMax(x: tf.Tensor4D, p: PoolParams): tf.Tensor4D {
 }
 
 export function maxPoolGradFirstMax(dy: tf.Tensor4D, x: tf.Tensor4D, y: tf.Tensor4D, p: PoolParams): tf.Tensor4D {
+  const pads = computePads(p.padding, x.shape[1], x.shape[2], p.pool, p.strides);
+  if (p.pool[0] === p.strides[0] && p.pool[1] === p.strides[1] && pads.every((v) => v === 0)) {
+    return maxPoolGradTiled(dy, x, y, p.pool);
+  }
   return tf.tidy(() => {
     const [n, h, w, c] = x.shape;
     const [, ho, wo] = y.shape;
@@ -239,5 +243,30 @@ export function maxPoolGradFirstMax(dy: tf.Tensor4D, x: tf.Tensor4D, y: tf.Tenso
       }
     }
     return tf.slice(acc as tf.Tensor4D, [0, t, l, 0], [n, h, w, c]);
+  });
+}
+
+/**
+ * The first-max gradient for non-overlapping windows without padding (pool == stride, the usual
+ * 2x2 pooling), with rank-4 ops that are fast on wasm (strided slices and rank-6 broadcasts are
+ * not): the pooled maxima and the output gradient are spread back over their windows by
+ * nearest-neighbour upsampling; among a window's maxima, the one with the largest rank weight
+ * (K - k for the k-th position in row-major order) is the first.
+ */
+function maxPoolGradTiled(dy: tf.Tensor4D, x: tf.Tensor4D, y: tf.Tensor4D, pool: [number, number]): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [n, h, w, c] = x.shape;
+    const [, ho, wo] = y.shape;
+    const [ph, pw] = pool;
+    const hc = ho * ph;
+    const wc = wo * pw;
+    const xc = hc === h && wc === w ? x : tf.slice(x, [0, 0, 0, 0], [n, hc, wc, c]);
+    const spread = (t: tf.Tensor4D): tf.Tensor4D => tf.image.resizeNearestNeighbor(t, [hc, wc], false, false);
+    const rank = new Float32Array(hc * wc);
+    for (let i = 0; i < hc; i++) for (let j = 0; j < wc; j++) rank[i * wc + j] = ph * pw - ((i % ph) * pw + (j % pw));
+    const scored: tf.Tensor4D = tf.mul(tf.cast(tf.equal(xc, spread(y)), 'float32'), tf.tensor4d(rank, [1, hc, wc, 1]));
+    const first = tf.equal(scored, spread(tf.maxPool(scored, pool, pool, 'valid') as tf.Tensor4D));
+    const dx: tf.Tensor4D = tf.mul(tf.cast(first, 'float32'), spread(dy));
+    return hc === h && wc === w ? dx : tf.pad(dx, [[0, 0], [0, h - hc], [0, w - wc], [0, 0]]);
   });
 }
