@@ -7,8 +7,10 @@ import {
   opt,
   resizeBilinear,
   yieldToEventLoop,
+  type AttributionResult,
   type ExplainContext,
   type Explainer,
+  type Extra,
   type LayerInfo,
   type ModelTap,
   type OptionsOf,
@@ -97,6 +99,47 @@ export interface CamVariant<E extends OptionsSchema = Record<never, never>> {
 }
 
 /**
+ * Computes one layer-resolution map per layer and combines them. One layer: the map (rectified
+ * first when `rectifySingle`) upsampled, kept in `extras.layerMap`. A list: each map scaled per
+ * image (scaleLayerMap), upsampled and averaged, as pytorch-grad-cam does; the scaled maps are
+ * kept in `extras['layerMap:<name>']`.
+ */
+export async function combineLayerMaps(
+  layers: readonly LayerInfo[],
+  size: [number, number],
+  relu: boolean,
+  rectifySingle: boolean,
+  extras: Record<string, Extra>,
+  compute: (layer: LayerInfo, progress: (f: number) => void) => Promise<tf.Tensor>,
+  progress: (f: number) => void,
+): Promise<AttributionResult> {
+  const count = layers.length;
+  let sum: tf.Tensor | null = null;
+  try {
+    for (const [i, layer] of layers.entries()) {
+      const raw = await compute(layer, (f) => progress((i + f) / count));
+      if (count === 1) {
+        const layerMap = relu && rectifySingle ? tf.relu(raw) : raw;
+        if (layerMap !== raw) raw.dispose();
+        const values = resizeBilinear(layerMap, size);
+        return { values, signed: !relu, layer: layer.name, extras: { ...extras, layerMap } };
+      }
+      const scaled = scaleLayerMap(raw, relu);
+      raw.dispose();
+      extras[`layerMap:${layer.name}`] = scaled;
+      const up = resizeBilinear(scaled, size);
+      const next: tf.Tensor = sum ? tf.add(sum, up) : up;
+      if (sum) tf.dispose([sum, up]);
+      sum = next;
+    }
+    const values = tf.div(sum as tf.Tensor, count);
+    return { values, signed: !relu, layer: layers.map((l) => l.name), extras };
+  } finally {
+    sum?.dispose();
+  }
+}
+
+/**
  * Defines a CAM explainer from its weights: options `layer` (one or a list), `relu` (default
  * true) and `batchSize`, the layer resolution map in `extras.layerMap` (one layer) or
  * `extras['layerMap:<name>']` (a list), values upsampled bilinearly (half-pixel centres) to
@@ -122,32 +165,9 @@ export function createCamExplainer<E extends OptionsSchema = Record<never, never
       const base = o as unknown as OptionsOf<CamOptionsSchema>;
       const layers = camLayers(ctx.tap, base.layer);
       const size: [number, number] = [x.shape[1], x.shape[2]];
-      const count = layers.length;
-      const extras: Record<string, tf.Tensor> = {};
-      let sum: tf.Tensor | null = null;
-      for (const [i, layer] of layers.entries()) {
-        const raw = await computeLayerCam(x, ctx, layer, variant, o, (f) => ctx.progress((i + f) / count));
-        if (count === 1) {
-          const layerMap = base.relu ? tf.relu(raw) : raw;
-          if (layerMap !== raw) raw.dispose();
-          const values = resizeBilinear(layerMap, size);
-          return { values, signed: !base.relu, layer: layer.name, extras: { layerMap } };
-        }
-        const scaled = scaleLayerMap(raw, base.relu);
-        raw.dispose();
-        extras[`layerMap:${layer.name}`] = scaled;
-        const up = resizeBilinear(scaled, size);
-        if (sum) {
-          const next: tf.Tensor = tf.add(sum, up);
-          tf.dispose([sum, up]);
-          sum = next;
-        } else {
-          sum = up;
-        }
-      }
-      const values = tf.div(sum as tf.Tensor, count);
-      (sum as tf.Tensor).dispose();
-      return { values, signed: !base.relu, layer: layers.map((l) => l.name), extras };
+      return combineLayerMaps(layers, size, base.relu, true, {}, (layer, progress) =>
+        computeLayerCam(x, ctx, layer, variant, o, progress),
+      (f) => ctx.progress(f));
     },
   });
 }

@@ -8,13 +8,12 @@ import {
   opt,
   quadrature,
   RULES,
-  resizeBilinear,
   yieldToEventLoop,
   type ExplainContext,
   type LayerInfo,
   type Rule,
 } from '@cnn-xai/core';
-import { camLayers, scaleLayerMap } from './cam-base.js';
+import { camLayers, combineLayerMaps } from './cam-base.js';
 
 /*
  * Integrated Grad-CAM (Sattarzadeh et al., ICASSP 2021), as the authors' notebook computes it
@@ -98,34 +97,11 @@ export const integratedGradCam = defineExplainer({
     const factors = weights.map((w) => w * o.steps);
     const size: [number, number] = [x.shape[1], x.shape[2]];
     const baseline = makeBaseline(x, o.baseline, { random: ctx.random });
-    const count = layers.length;
-    const extras: Record<string, tf.Tensor | number | string> = { steps: o.steps, rule };
-    let sum: tf.Tensor | null = null;
     try {
-      for (const [li, layer] of layers.entries()) {
-        const raw = await pathCam(x, baseline, ctx, layer, { alphas, factors, relu: o.relu, batchSize: o.batchSize }, (f) =>
-          ctx.progress((li + f) / count),
-        );
-        if (count === 1) {
-          const values = resizeBilinear(raw, size);
-          return { values, signed: !o.relu, layer: layer.name, extras: { ...extras, layerMap: raw } };
-        }
-        const scaled = scaleLayerMap(raw, o.relu);
-        raw.dispose();
-        extras[`layerMap:${layer.name}`] = scaled;
-        const up = resizeBilinear(scaled, size);
-        if (sum) {
-          const next: tf.Tensor = tf.add(sum, up);
-          tf.dispose([sum, up]);
-          sum = next;
-        } else {
-          sum = up;
-        }
-      }
-      const values = tf.div(sum as tf.Tensor, count);
-      return { values, signed: !o.relu, layer: layers.map((l) => l.name), extras };
+      return await combineLayerMaps(layers, size, o.relu, false, { steps: o.steps, rule }, (layer, progress) =>
+        pathCam(x, baseline, ctx, layer, { alphas, factors, relu: o.relu, batchSize: o.batchSize }, progress),
+      (f) => ctx.progress(f));
     } finally {
-      sum?.dispose();
       baseline.dispose();
     }
   },
