@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { batchRanges, yieldToEventLoop } from '@cnn-xai/core';
+import { batchRanges, resizeBilinear, yieldToEventLoop } from '@cnn-xai/core';
 import { createCamExplainer, type CamWeightArgs } from './cam-base.js';
 
 /** Softmax of a vector in float64, shifted by its maximum. */
@@ -25,7 +25,7 @@ export function scoreCamMasks(activations: tf.Tensor4D, b: number, k0: number, k
   return tf.tidy(() => {
     const [, h, w] = activations.shape;
     const a = tf.slice(activations, [b, 0, 0, k0], [1, h, w, k1 - k0]);
-    const up = tf.image.resizeBilinear(a, [size[0], size[1]], true);
+    const up = resizeBilinear(a, [size[0], size[1]], { alignCorners: true });
     const lo = tf.min(up, [1, 2], true);
     const hi = tf.max(up, [1, 2], true);
     const m = tf.div(tf.sub(up, lo), tf.add(tf.sub(hi, lo), 1e-8));

@@ -47,7 +47,8 @@ export interface LayerInfo {
 export interface TapOptions {
   /**
    * `logits` (default): a softmax that ends the model is left out, so explanations use logits as
-   * Captum and pytorch-grad-cam do. `model`: the model's own output.
+   * Captum and pytorch-grad-cam do. `model`: the model's own output. In logits mode, fetching a
+   * final Softmax layer (or a Dense layer with a softmax activation) by name also gives logits.
    */
   output?: 'logits' | 'model';
   /**

@@ -54,3 +54,14 @@ describe.each(['cpu', 'wasm'] as const)('resize on %s', (backend) => {
     expect(resizeNearest(tf.zeros([2, 3, 3, 2]), [6, 5]).shape).toEqual([2, 6, 5, 2]);
   });
 });
+
+describe('resizeBilinear with alignCorners', () => {
+  it('puts the corners of input and output on each other (PyTorch align_corners=True)', async () => {
+    await selectBackend('wasm');
+    const x = tf.tensor3d([[[1, 2], [3, 4]]]);
+    const y = resizeBilinear(x, [3, 3], { alignCorners: true });
+    // Corners kept, midpoints averaged: [[1, 1.5, 2], [2, 2.5, 3], [3, 3.5, 4]].
+    expect(Array.from(y.dataSync())).toEqual([1, 1.5, 2, 2, 2.5, 3, 3, 3.5, 4]);
+    tf.dispose([x, y]);
+  });
+});
