@@ -314,24 +314,3 @@ export function weightedSum(activations: tf.Tensor4D, weights: tf.Tensor): tf.Te
     return tf.sum(tf.mul(activations, w), 3) as tf.Tensor3D;
   });
 }
-
-/**
- * The map sum_k w_k A^k at layer resolution, [N,h,w], batched over images, for per-channel
- * weights computed from activations and gradients (one forward+backward pass per batch).
- */
-export function weightedActivations(
-  x: tf.Tensor4D,
-  ctx: ExplainContext,
-  layer: string,
-  weights: ChannelWeights,
-  batchSize: number,
-): Promise<tf.Tensor3D> {
-  return computeLayerCam(x, ctx, ctx.tap.layer(layer), { requiresGradients: true, weights: (a) => weights(a.activations, a.gradients as tf.Tensor4D) }, { batchSize });
-}
-
-/** Optional ReLU, then bilinear upsampling (half-pixel centres) to the input size. */
-export function finishCam(map: tf.Tensor3D, relu: boolean, size: [number, number]): { values: tf.Tensor; layerMap: tf.Tensor } {
-  const layerMap = relu ? tf.relu(map) : map.clone();
-  const values = resizeBilinear(layerMap, size);
-  return { values, layerMap };
-}

@@ -30,8 +30,6 @@ export {
   computeLayerCam,
   weightedSum,
   scaleLayerMap,
-  weightedActivations,
-  finishCam,
   type CamVariant,
   type CamWeights,
   type CamImage,
