@@ -1,17 +1,21 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { ensureBackend } from './backend.js';
-import { AbortError } from './errors.js';
+import { BlackBoxModel, type Predictor } from './black-box.js';
+import { AbortError, CnnXaiError } from './errors.js';
 import { resolveOptions } from './options.js';
 import { createRandom } from './random.js';
 import { defaultRegistry, type Registry } from './registry.js';
 import { ModelTap } from './tap/tap.js';
-import { resolveTarget, type Target } from './targets.js';
+import { resolveTarget, resolveTargetWith, type ResolvedTarget, type Target } from './targets.js';
 import type { AnyExplainer, Attribution, ExplainContext, Extra } from './types.js';
 
 export interface ExplainRequest {
-  /** The model, or a tap already built for it (reuse one tap across many calls). */
-  model: LayersModel | ModelTap;
+  /**
+   * The model, a tap already built for it (reuse one tap across many calls), or a black box
+   * made with `blackBox(fn, { inputShape })` (black-box explainers only).
+   */
+  model: LayersModel | ModelTap | BlackBoxModel;
   /** A batch [N, H, W, C] (or one image [H, W, C]) of float32 values in the model's input range. */
   input: tf.Tensor;
   /** Default `top`: the predicted class of each image. */
@@ -52,26 +56,55 @@ export function explain(explainer: AnyExplainer | string, req: ExplainRequest): 
   return run;
 }
 
+/** Explainers that need more than scores refuse a black box before they start. */
+function checkAccess(ex: AnyExplainer, registry: Registry): void {
+  const { gradients, layer, graph } = ex.requires;
+  if (!gradients && !layer && !graph) return;
+  const usable = registry
+    .list()
+    .filter((e) => !e.requires.gradients && !e.requires.layer && !e.requires.graph)
+    .map((e) => e.id);
+  const needs = graph ? 'every layer of the model' : layer ? "a layer's activations" : 'gradients through the model';
+  throw new CnnXaiError(
+    'UNSUPPORTED_MODEL',
+    `"${ex.id}" needs ${needs}, and a black-box scores function cannot give them.`,
+    `Pass a tf.LayersModel, or use a black-box explainer${usable.length ? `: ${usable.join(', ')}` : ' (occlusion, rise, lime, kernel-shap)'}.`,
+  );
+}
+
+async function blackBoxTarget(target: Target | undefined, model: BlackBoxModel, input: tf.Tensor4D): Promise<ResolvedTarget> {
+  const n = input.shape[0];
+  let top: number[] = [];
+  if (target === undefined || target === 'top') {
+    const out = await model.predict(input);
+    top = tf.tidy(() => Array.from(tf.argMax(out, 1).dataSync()));
+    out.dispose();
+  }
+  return resolveTargetWith(target, n, model.numClasses, () => top);
+}
+
 async function explainNow(explainer: AnyExplainer | string, req: ExplainRequest): Promise<Attribution> {
   await ensureBackend();
   const registry = req.registry ?? defaultRegistry;
   const ex = typeof explainer === 'string' ? registry.get(explainer) : explainer;
   const options = resolveOptions(ex.id, ex.options, req.options ?? {});
-  const ownTap = !(req.model instanceof ModelTap);
-  const tap = ModelTap.from(req.model);
+  const box = req.model instanceof BlackBoxModel ? req.model : null;
+  if (box) checkAccess(ex, registry);
+  const ownTap = !box && !(req.model instanceof ModelTap);
+  const tap = box ? null : ModelTap.from(req.model as LayersModel | ModelTap);
+  const model: Predictor & (BlackBoxModel | ModelTap) = box ?? (tap as ModelTap);
   const engine = tf.engine();
   engine.startScope('cnn-xai.explain');
   let ended = false;
   try {
     const raw = req.input;
-    const input = (raw.rank === tap.inputShape.length ? tf.expandDims(raw, 0) : raw) as tf.Tensor4D;
-    const checker: ModelTap = tap;
-    checker.checkInput(input);
+    const input = (raw.rank === model.inputShape.length ? tf.expandDims(raw, 0) : raw) as tf.Tensor4D;
+    model.checkInput(input);
     const throwIfAborted = (): void => {
       if (req.signal?.aborted) throw new AbortError(req.signal.reason);
     };
     throwIfAborted();
-    const target = resolveTarget(req.target, tap, input);
+    const target = tap ? resolveTarget(req.target, tap, input) : await blackBoxTarget(req.target, box as BlackBoxModel, input);
     // An explicit `seed` option wins, then the call's seed, then the schema's default.
     const seedGiven = req.options?.['seed'];
     const seedOpt = (options as Record<string, unknown>)['seed'];
@@ -79,15 +112,23 @@ async function explainNow(explainer: AnyExplainer | string, req: ExplainRequest)
       seedGiven !== undefined && typeof seedOpt === 'number'
         ? seedOpt
         : (req.seed ?? (typeof seedOpt === 'number' ? seedOpt : 0));
-    const ctx: ExplainContext = {
-      tap,
+    const ctx = {
+      model,
       target,
       random: createRandom(seed),
       registry,
       signal: req.signal,
-      progress: (f) => req.onProgress?.(Math.min(1, Math.max(0, f))),
+      progress: (f: number) => req.onProgress?.(Math.min(1, Math.max(0, f))),
       throwIfAborted,
-    };
+    } as Omit<ExplainContext, 'tap'> as ExplainContext;
+    Object.defineProperty(ctx, 'tap', {
+      enumerable: true,
+      get(): ModelTap {
+        if (tap) return tap;
+        checkAccess({ ...ex, requires: { gradients: true } }, registry);
+        throw new Error('unreachable');
+      },
+    });
     const result = await ex.explain(input, ctx, options);
     const keep = [result.values, ...tensorsOf(result.extras)];
     engine.endScope(keep);
@@ -105,6 +146,6 @@ async function explainNow(explainer: AnyExplainer | string, req: ExplainRequest)
     if (!ended) engine.endScope();
     throw e;
   } finally {
-    if (ownTap) tap.dispose();
+    if (ownTap) tap?.dispose();
   }
 }

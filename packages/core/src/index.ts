@@ -27,7 +27,8 @@ export type {
 export { defineExplainer } from './define-explainer.js';
 export { createRegistry, defaultRegistry, type Registry } from './registry.js';
 export { explain, type ExplainRequest } from './explain.js';
-export { resolveTarget, classScores, type Target, type ResolvedTarget } from './targets.js';
+export { blackBox, BlackBoxModel, type BlackBoxOptions, type Predictor, type ScoresFunction } from './black-box.js';
+export { resolveTarget, resolveTargetWith, classScores, type Target, type ResolvedTarget } from './targets.js';
 export { createRandom, type RandomStream } from './random.js';
 export {
   selectBackend,

@@ -29,16 +29,30 @@ export function classScores(output: tf.Tensor, classes: readonly number[]): tf.T
 }
 
 export function resolveTarget(target: Target | undefined, tap: ModelTap, input: tf.Tensor4D): ResolvedTarget {
-  const n = input.shape[0];
+  return resolveTargetWith(target, input.shape[0], outputClasses(tap), () =>
+    tf.tidy(() => Array.from(tf.argMax(tf.reshape(tap.predict(input), [input.shape[0], -1]), 1).dataSync())),
+  );
+}
+
+/**
+ * Resolves a target for `n` images of a model with `numClasses` outputs (null: unknown);
+ * `top` gives the predicted class of each image (called only for `top` or no target).
+ */
+export function resolveTargetWith(
+  target: Target | undefined,
+  n: number,
+  numClasses: number | null,
+  top: () => number[],
+): ResolvedTarget {
   if (typeof target === 'function') {
     return { classes: null, score: (out) => target(out) };
   }
   let classes: number[];
   if (target === undefined || target === 'top') {
-    classes = tf.tidy(() => Array.from(tf.argMax(tf.reshape(tap.predict(input), [n, -1]), 1).dataSync()));
+    classes = top();
   } else {
     classes = typeof target === 'number' ? new Array<number>(n).fill(target) : [...target];
-    const k = outputClasses(tap);
+    const k = numClasses;
     if (classes.length !== n) {
       throw new CnnXaiError('BAD_TARGET', `Got ${classes.length} targets for ${n} images.`, 'Give one class index, or one per image.');
     }

@@ -2,6 +2,7 @@ import type * as tf from '@tensorflow/tfjs-core';
 import type { OptionsOf, OptionsSchema } from './options.js';
 import type { RandomStream } from './random.js';
 import type { Registry } from './registry.js';
+import type { Predictor } from './black-box.js';
 import type { ModelTap } from './tap/tap.js';
 import type { ResolvedTarget } from './targets.js';
 
@@ -52,8 +53,14 @@ export type AttributionResult = Omit<Attribution, 'explainer' | 'dispose' | 'tar
 };
 
 export interface ExplainContext {
-  /** The model, run layer by layer, with activations, gradients and backward-rule overrides. */
+  /**
+   * The model, run layer by layer, with activations, gradients and backward-rule overrides.
+   * Reading it when the model is a black box (`blackBox(fn)`) throws `UNSUPPORTED_MODEL`:
+   * black-box explainers use `model` only.
+   */
   tap: ModelTap;
+  /** The model as a scores function: the tap, or the black box. `await ctx.model.predict(x)`. */
+  model: Predictor;
   /** What to explain: class indices (or a custom function) resolved for this batch. */
   target: ResolvedTarget;
   /** Seeded random stream (from the `seed` option or the call's seed). */

@@ -184,6 +184,28 @@ describe('ModelTap structure and errors', () => {
     expect(new ModelTap(get('tinyVgg')).layer('conv1').activation).toBe('relu');
   });
 
+  it('records graph edges: inbound layers per layer and outbound readers (adds, projections, nested models)', () => {
+    const resnet = new ModelTap(get('tinyResnet'));
+    expect(resnet.layer('image').inbound).toEqual([]);
+    expect(resnet.layer('stem_bn').inbound).toEqual(['stem_conv']);
+    expect(resnet.layer('block1_add').inbound).toEqual(['stem_act', 'block1_bn_b']);
+    expect(resnet.layer('block2_add').inbound).toEqual(['block2_proj_bn', 'block2_bn_b']);
+    expect(resnet.outbound('block1_out').map((l) => l.name).sort()).toEqual(['block2_conv_a', 'block2_proj']);
+    expect(resnet.outbound('stem_act').map((l) => l.name).sort()).toEqual(['block1_add', 'block1_conv_a']);
+    expect(resnet.outbound('logits')).toEqual([]);
+    // Every edge agrees with tf.js's own inbound nodes.
+    for (const layer of get('tinyResnet').layers) {
+      const want = layer.inboundNodes.flatMap((n) => n.inboundLayers.map((l) => l.name));
+      expect(resnet.layer(layer.name).inbound).toEqual(want);
+    }
+    const nested = new ModelTap(get('tinyNested'));
+    expect(nested.layer('features/conv_a').inbound).toEqual(['image']);
+    expect(nested.layer('features').inbound).toEqual(['image']);
+    // Readers of a nested model's output see the inner layer that computed it.
+    expect(nested.layer('head_conv').inbound).toEqual(['features/conv_b']);
+    expect(() => resnet.outbound('nope')).toThrow(CnnXaiError);
+  });
+
   it('fetching the output layer gives a tensor of its own (the output can be disposed separately)', () => {
     const tap = new ModelTap(get('tinyVgg'));
     const x = inputFor(get('tinyVgg'), 2, 1);

@@ -42,6 +42,8 @@ export interface LayerInfo {
   activation: string;
   /** True when the tap has no kernel of its own for this layer and calls `layer.apply`. */
   generic: boolean;
+  /** Names of the layers whose outputs this layer reads, in input order (empty for the input). */
+  inbound: string[];
 }
 
 export interface TapOptions {
@@ -108,6 +110,7 @@ export class ModelTap {
   private readonly outputKey: string;
   private readonly infos: LayerInfo[] = [];
   private readonly keyByName = new Map<string, string>();
+  private readonly producerByKey = new Map<string, string>();
   private readonly downstreamCache = new Map<string, Set<number>>();
   private disposed = false;
 
@@ -129,7 +132,7 @@ export class ModelTap {
     this.inputShape = input.shape.slice(1);
     const inputName = input.sourceLayer?.name ?? INPUT_KEY;
     this.keyByName.set(inputName, INPUT_KEY);
-    this.infos.push({ name: inputName, className: 'InputLayer', outputShape: [...input.shape], index: 0, activation: 'linear', generic: false });
+    this.infos.push({ name: inputName, className: 'InputLayer', outputShape: [...input.shape], index: 0, activation: 'linear', generic: false, inbound: [] });
     try {
       [this.outputKey] = this.build(model, [INPUT_KEY], '') as [string];
     } catch (e) {
@@ -158,13 +161,15 @@ export class ModelTap {
       const name = `${prefix}${layer.name}${count > 0 ? `#${count}` : ''}`;
       let outKeys: string[];
       if (isContainer(layer)) {
+        const inbound = inKeys.map((k) => this.producerOf(k));
         outKeys = this.build(layer, inKeys, `${name}/`);
-        this.registerName(name, layer.getClassName(), outKeys[0] as string, node.outputTensors[0]?.shape ?? [], 'linear', false);
+        this.registerName(name, layer.getClassName(), outKeys[0] as string, node.outputTensors[0]?.shape ?? [], 'linear', false, inbound);
       } else {
         outKeys = node.outputTensors.map((o) => `${prefix}${count > 0 ? `${count}:` : ''}${o.id}`);
         const kernel = buildKernel(layer, this.options.gradients);
         this.steps.push({ name, layer, className: layer.getClassName(), inputs: inKeys, outputs: outKeys, kernel, skipActivation: false });
-        this.registerName(name, layer.getClassName(), outKeys[0] as string, node.outputTensors[0]?.shape ?? [], kernel.activation, kernel.generic);
+        this.registerName(name, layer.getClassName(), outKeys[0] as string, node.outputTensors[0]?.shape ?? [], kernel.activation, kernel.generic, inKeys.map((k) => this.producerOf(k)));
+        outKeys.forEach((k) => this.producerByKey.set(k, name));
       }
       node.outputTensors.forEach((o, i) => keyOf.set(o.id, outKeys[i] as string));
       return keyOf.get(st.id) as string;
@@ -172,9 +177,31 @@ export class ModelTap {
     return container.outputs.map(visit);
   }
 
-  private registerName(name: string, className: string, key: string, shape: (number | null)[], activation: string, generic: boolean): void {
+  private registerName(
+    name: string,
+    className: string,
+    key: string,
+    shape: (number | null)[],
+    activation: string,
+    generic: boolean,
+    inbound: string[],
+  ): void {
     this.keyByName.set(name, key);
-    this.infos.push({ name, className, outputShape: [...shape], index: this.infos.length, activation, generic });
+    this.infos.push({ name, className, outputShape: [...shape], index: this.infos.length, activation, generic, inbound });
+  }
+
+  /** The leaf layer (or the input) that computes a value key. */
+  private producerOf(key: string): string {
+    return this.producerByKey.get(key) ?? (this.infos[0] as LayerInfo).name;
+  }
+
+  /**
+   * The layers that read this layer's output, in execution order. Inside a nested model the
+   * readers are its inner layers (named `outer/inner`).
+   */
+  outbound(name: string): LayerInfo[] {
+    this.layer(name);
+    return this.infos.filter((l) => l.inbound.includes(name));
   }
 
   /** Every layer the tap can read, in execution order (the input first). */
@@ -502,6 +529,101 @@ export class ModelTap {
     } finally {
       ctx.forEach((t) => t.dispose());
     }
+  }
+
+  /**
+   * Gradients of the summed per-sample scores with respect to several layers' activations, from
+   * one forward and one backward pass (SISE). Each gradient is the total derivative at that
+   * layer, through every path to the output (also through the other listed layers). The layers
+   * that no other listed layer feeds are differentiated directly; the others get an identity
+   * whose backward rule records the gradient flowing through it. A listed layer the score does
+   * not depend on gets a zero gradient. The caller owns every returned tensor.
+   */
+  gradients(
+    x: tf.Tensor,
+    score: ScoreFn,
+    opts: { layers: readonly string[]; overrides?: readonly BackwardOverride[] },
+  ): MultiGradientResult {
+    this.assertLive();
+    this.checkInput(x);
+    const names = [...new Set(opts.layers)];
+    const keys = names.map((n) => this.keyOf(n));
+    const unique = [...new Set(keys)];
+    // Roots: listed values that no other listed value feeds.
+    const roots = unique.filter((k) => !unique.some((o) => o !== k && this.downstream(o).has(this.stepIndexOf(k))));
+    const below = new Set<number>();
+    roots.forEach((k) => this.downstream(k).forEach((i) => below.add(i)));
+    let output: tf.Tensor | undefined;
+    let scores: tf.Tensor1D | undefined;
+    const kept: tf.Tensor[] = [];
+    const keep = <T extends tf.Tensor>(t: T): T => {
+      const k = tf.keep(t);
+      kept.push(k);
+      return k;
+    };
+    const captured = new Map<string, tf.Tensor>();
+    const acts = new Map<string, tf.Tensor>();
+    try {
+      // Everything the roots do not feed, outside the tape (as `gradient` does for one layer).
+      const upstream = tf.tidy(() => {
+        const values = new Map<string, tf.Tensor>([[INPUT_KEY, x]]);
+        this.execute(values, new Set(this.steps.map((_, i) => i).filter((i) => !below.has(i))), opts.overrides);
+        return [...values.entries()].map(([k, v]) => [k, v === x ? v : v] as const);
+      });
+      const hooked = new Set(unique.filter((k) => !roots.includes(k)));
+      const hook = (key: string, v: tf.Tensor): tf.Tensor =>
+        tf.customGrad((...args: unknown[]) => {
+          const a = args[0] as tf.Tensor;
+          return {
+            value: tf.clone(a),
+            gradFunc: (dy: tf.Tensor | tf.Tensor[]) => {
+              const d = dy as tf.Tensor;
+              captured.set(key, keep(tf.clone(d)));
+              return d;
+            },
+          };
+        })(v) as tf.Tensor;
+      const rootActs = roots.map((k) => upstream.find(([uk]) => uk === k)?.[1] as tf.Tensor);
+      const grads = tf.grads((...rs: tf.Tensor[]) => {
+        const values = new Map<string, tf.Tensor>(upstream.filter(([k]) => !roots.includes(k)));
+        roots.forEach((k, i) => values.set(k, rs[i] as tf.Tensor));
+        this.steps.forEach((s, i) => {
+          if (!below.has(i) || values.has(s.outputs[0] as string)) return;
+          this.runStep(s, values, opts.overrides);
+          const key = s.outputs[0] as string;
+          if (hooked.has(key)) {
+            const v = values.get(key) as tf.Tensor;
+            acts.set(key, keep(tf.clone(v)));
+            values.set(key, hook(key, v));
+          }
+        });
+        const out = values.get(this.outputKey) as tf.Tensor;
+        output = keep(tf.clone(out));
+        scores = keep(score(out));
+        return tf.sum(scores);
+      })(rootActs);
+      const gradientByKey = new Map<string, tf.Tensor>();
+      roots.forEach((k, i) => gradientByKey.set(k, grads[i] as tf.Tensor));
+      const gradients: Record<string, tf.Tensor> = {};
+      const activations: Record<string, tf.Tensor> = {};
+      names.forEach((n, i) => {
+        const k = keys[i] as string;
+        const act = roots.includes(k) ? (rootActs[roots.indexOf(k)] as tf.Tensor) : (acts.get(k) as tf.Tensor);
+        activations[n] = act.clone();
+        const g = gradientByKey.get(k) ?? captured.get(k);
+        gradients[n] = g ? g.clone() : tf.zerosLike(act);
+      });
+      grads.forEach((g) => g.dispose());
+      upstream.forEach(([, v]) => v !== x && v.dispose());
+      return { gradients, activations, output: (output as tf.Tensor).clone(), scores: (scores as tf.Tensor1D).clone() };
+    } finally {
+      kept.forEach((t) => t.dispose());
+    }
+  }
+
+  /** The index of the step that computes a value key (-1 for the input). */
+  private stepIndexOf(key: string): number {
+    return this.steps.findIndex((s) => s.outputs.includes(key));
   }
 
   private forwardValues(x: tf.Tensor, overrides: readonly BackwardOverride[] | undefined): tf.Tensor {
