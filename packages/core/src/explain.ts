@@ -99,7 +99,8 @@ async function explainNow(explainer: AnyExplainer | string, req: ExplainRequest)
   try {
     const raw = req.input;
     const input = (raw.rank === model.inputShape.length ? tf.expandDims(raw, 0) : raw) as tf.Tensor4D;
-    model.checkInput(input);
+    const checker: Predictor = model;
+    checker.checkInput(input);
     const throwIfAborted = (): void => {
       if (req.signal?.aborted) throw new AbortError(req.signal.reason);
     };
