@@ -149,3 +149,23 @@ describe('black-box models', () => {
 
   afterAll(() => undefined);
 });
+
+describe('black boxes with a single score per image', () => {
+  it('[N] and [N, 1] outputs are explained with target 0 and top', async () => {
+    await selectBackend('cpu');
+    const registry = createRegistry().register(scoreMap);
+    for (const shape of ['flat', 'column'] as const) {
+      const box = blackBox((b) => tf.tidy(() => (shape === 'flat' ? tf.sum(b, [1, 2, 3]) : tf.reshape(tf.sum(b, [1, 2, 3]), [-1, 1]))), {
+        inputShape: [1, 2, 1],
+      });
+      const x = tf.tensor4d([1, 2, 3, 4], [2, 1, 2, 1]);
+      for (const target of [0, 'top'] as const) {
+        const res = await explain(scoreMap, { model: box, input: x, target, registry });
+        expect(res.target).toEqual([0, 0]);
+        expect(Array.from(await res.values.data())).toEqual([3, 3, 7, 7]);
+        res.dispose();
+      }
+      x.dispose();
+    }
+  });
+});

@@ -22,7 +22,9 @@ export interface ResolvedTarget {
 /** Sum over classes of output times a one-hot mask: differentiable, one score per row. */
 export function classScores(output: tf.Tensor, classes: readonly number[]): tf.Tensor1D {
   return tf.tidy(() => {
-    const k = output.shape[output.rank - 1] as number;
+    const k = output.rank < 2 ? 1 : (output.shape[output.rank - 1] as number);
+    // A single score per row ([N] or [N, 1], e.g. a black box or a sigmoid head): it is the score.
+    if (k === 1) return tf.reshape(output, [-1]) as tf.Tensor1D;
     const mask = tf.cast(tf.oneHot(tf.tensor1d(classes as number[], 'int32'), k), 'float32');
     return tf.sum(tf.mul(tf.reshape(output, [-1, k]), mask), 1) as tf.Tensor1D;
   });

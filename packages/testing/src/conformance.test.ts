@@ -4,6 +4,7 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineExplainer, opt, selectBackend, type AnyExplainer, type AttributionResult, type ExplainContext } from '@cnn-xai/core';
 import {
+  asBlackBox,
   checkAbort,
   checkBatchEqualsPerImage,
   checkDeterminism,
@@ -13,6 +14,7 @@ import {
   checkOptionValidation,
   checkOutput,
   checkProgress,
+  checkRefusesBlackBox,
   describeExplainer,
   requestedTargets,
   type CheckSetup,
@@ -65,6 +67,39 @@ describeExplainer(honest, {
   models: [{ name: 'vgg-3ch', create: () => tinyVgg({ inputShape: [8, 8, 3], classes: 3, seed: 11 }) }, 'tinyMobilenet'],
   backends: ['wasm'],
 });
+
+/** A scores-only explainer: each image's target score times its channel sum (no gradients). */
+const scoresOnly = defineExplainer({
+  id: 'test-scores',
+  name: 'Test scores',
+  family: 'test',
+  kind: 'perturbation',
+  description: 'Target score times the channel sum of the input.',
+  requires: { gradients: false },
+  options: { batchSize: opt.integer({ default: 2, min: 1, max: 64, description: 'Images per pass.' }) },
+  async explain(input, ctx, o) {
+    const n = input.shape[0];
+    const parts: tf.Tensor[] = [];
+    for (let s = 0; s < n; s += o.batchSize) {
+      ctx.throwIfAborted();
+      const e = Math.min(n, s + o.batchSize);
+      const part = tf.slice(input, [s, 0, 0, 0], [e - s, -1, -1, -1]);
+      const out = await ctx.model.predict(part);
+      const rows = Array.from({ length: e - s }, (_, i) => s + i);
+      parts.push(tf.tidy(() => tf.mul(tf.reshape(ctx.target.score(out, rows), [e - s, 1, 1]), tf.sum(part, 3))));
+      tf.dispose([part, out]);
+      ctx.progress(e / n);
+    }
+    const values = tf.concat(parts, 0);
+    tf.dispose(parts);
+    return { values, signed: true, extras: {} };
+  },
+});
+
+// Black-box mode: a scores-only explainer on the models and on the models seen as black boxes;
+// an explainer that needs gradients is checked to refuse the black box.
+describeExplainer(scoresOnly, { blackBox: true, models: ['tinyVgg', 'tinyResnet'], backends: ['wasm', 'cpu'] });
+describeExplainer(honest, { blackBox: 'only', models: ['tinyVgg'], backends: ['wasm'] });
 
 describe('the conformance checks catch broken explainers', () => {
   let model: LayersModel;
@@ -202,6 +237,39 @@ describe('the conformance checks catch broken explainers', () => {
     expect((err as Error).message).toBe('boom');
     await expect(expectNoLeakedTensors(() => Promise.reject(new Error('again')))).rejects.toThrow('again');
     expect(countTensors()).toBe(before);
+  });
+
+  it('black-box mode: predict treated as synchronous fails; a black box must be refused by white-box explainers', async () => {
+    const { box, tap } = asBlackBox(model);
+    try {
+      expect(box.numClasses).toBe(4);
+      expect(box.batchSize).toBe(5);
+      // Fine on the model (the tap's predict is synchronous), broken on a black box (a promise).
+      const syncPredict = defineExplainer({
+        ...scoresOnly,
+        id: 'test-sync-predict',
+        async explain(x, ctx) {
+          const out = ctx.model.predict(x) as tf.Tensor;
+          const values = tf.tidy(() => tf.mul(tf.reshape(ctx.target.score(out), [x.shape[0], 1, 1]), tf.sum(x, 3)));
+          (out as tf.Tensor).dispose?.();
+          return { values, signed: true, extras: {} };
+        },
+      });
+      await checkOutput(setup(syncPredict));
+      await expect(checkOutput({ ...setup(syncPredict), model: box })).rejects.toThrow();
+      // The honest scores-only explainer passes on the black box, called directly.
+      const s = { ...setup(scoresOnly), model: box };
+      await checkOutput(s);
+      await checkDeterminism(s);
+      await checkBatchEqualsPerImage(s);
+      await checkNoLeaks(s);
+      await checkNoLeaksOnError(s);
+      // The refusal check passes for a gradient explainer and fails for one that runs.
+      await checkRefusesBlackBox({ ...setup(honest), model: box });
+      await expect(checkRefusesBlackBox(s)).rejects.toThrow(/UNSUPPORTED_MODEL/);
+    } finally {
+      tap.dispose();
+    }
   });
 
   it('requestedTargets gives distinct classes in range', () => {

@@ -2,6 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  blackBox,
+  BlackBoxModel,
   coerceOption,
   explain,
   isCnnXaiError,
@@ -54,12 +56,20 @@ export interface ConformanceOptions {
   seed?: number;
   /** Registry for explainers that compose others (guided Grad-CAM). */
   registry?: Registry;
+  /**
+   * Also run the checks on each model seen as a black box: `blackBox(async (x) => tap.predict(x),
+   * { inputShape, numClasses, batchSize: 5 })`, so the explainer gets only scores, asynchronously
+   * and in chunks (`true`: the model and the black box; `'only'`: the black box alone). An
+   * explainer that needs gradients, layers or the graph is instead checked to refuse the black
+   * box with UNSUPPORTED_MODEL and to leak nothing.
+   */
+  blackBox?: boolean | 'only';
 }
 
 /** What every check needs: an explainer, a model (or tap) and an input batch (N >= 2 for batch checks). */
 export interface CheckSetup {
   explainer: AnyExplainer;
-  model: LayersModel | ModelTap;
+  model: LayersModel | ModelTap | BlackBoxModel;
   input: tf.Tensor4D;
   /** Explainer options for every call. */
   options?: Record<string, unknown>;
@@ -74,8 +84,12 @@ function layersModelOf(model: LayersModel | ModelTap): LayersModel {
   return model instanceof ModelTap ? model.model : model;
 }
 
-/** Number of classes of the model's output (its last dimension). */
-export function classCount(model: LayersModel | ModelTap): number {
+/** Number of classes of the model's output (its last dimension; a black box's `numClasses`). */
+export function classCount(model: LayersModel | ModelTap | BlackBoxModel): number {
+  if (model instanceof BlackBoxModel) {
+    if (model.numClasses === null) throw new Error('conformance: a black box needs numClasses (blackBox(fn, { numClasses }))');
+    return model.numClasses;
+  }
   const shape = layersModelOf(model).outputs[0]?.shape;
   const k = shape?.[shape.length - 1];
   if (typeof k !== 'number') throw new Error('conformance: the model output has no fixed class dimension');
@@ -276,6 +290,38 @@ export async function checkNoLeaksOnError(s: CheckSetup): Promise<void> {
   }
 }
 
+/** True when an explainer needs more than scores (gradients, a layer's activations or the graph). */
+export function needsWhiteBox(explainer: AnyExplainer): boolean {
+  const { gradients, layer, graph } = explainer.requires;
+  return Boolean(gradients || layer || graph);
+}
+
+/**
+ * A model seen only through its scores: `blackBox(async (x) => tap.predict(x), ...)` with the
+ * model's input shape and classes, and a small batchSize (default 5) so that larger batches reach
+ * the explainer in chunks. Given a LayersModel, the caller disposes the returned (new) tap; given a
+ * tap, that same tap is returned. The black box itself holds no tensors.
+ */
+export function asBlackBox(model: LayersModel | ModelTap, batchSize = 5): { box: BlackBoxModel; tap: ModelTap } {
+  const tap = model instanceof ModelTap ? model : ModelTap.from(model);
+  const inputShape = tap.inputShape.map((d) => {
+    if (typeof d !== 'number') throw new Error('conformance: the model input has no fixed [H, W, C] shape');
+    return d;
+  });
+  const box = blackBox(async (x) => tap.predict(x), { inputShape, numClasses: classCount(model), batchSize, name: `${tap.model.name} (black box)` });
+  return { box, tap };
+}
+
+/**
+ * An explainer that needs more than scores refuses a black box: explain rejects with
+ * UNSUPPORTED_MODEL before running, and nothing leaks.
+ */
+export async function checkRefusesBlackBox(s: CheckSetup): Promise<void> {
+  await expectNoLeakedTensors(() => expectCode(explain(s.explainer, request(s)), 'UNSUPPORTED_MODEL', `${s.explainer.id} on a black box`), {
+    what: `${s.explainer.id} on a black box (refused)`,
+  });
+}
+
 /** resolveOptions(schema, {}) gives every option its declared default, and each default is valid. */
 export function checkOptionDefaults(explainer: AnyExplainer): void {
   const schema = explainer.options as Record<string, OptionSpec>;
@@ -361,13 +407,15 @@ export function describeExplainer(explainer: AnyExplainer, options: ConformanceO
   const backends = options.backends ?? DEFAULT_BACKENDS;
   const seed = options.seed ?? 7;
   const tolerance = options.perImageTolerance ?? 1e-4;
+  const modes: ReadonlyArray<'model' | 'black box'> =
+    options.blackBox === 'only' ? ['black box'] : options.blackBox ? ['model', 'black box'] : ['model'];
   describe(`${explainer.id} conformance`, () => {
     it('option defaults resolve', () => checkOptionDefaults(explainer));
     it('options are validated (unknown names, out-of-range numbers, bad choices)', () => checkOptionValidation(explainer));
     backends.forEach((backend, bi) => {
       const full = bi === 0;
       describe(`on ${backend}`, () => {
-        const built = new Map<string, { model: LayersModel; input: tf.Tensor4D }>();
+        const built = new Map<string, { model: LayersModel; input: tf.Tensor4D; box?: BlackBoxModel; tap?: ModelTap }>();
         let previous: string | null = null;
         beforeAll(async () => {
           previous = activeBackend();
@@ -375,51 +423,60 @@ export function describeExplainer(explainer: AnyExplainer, options: ConformanceO
           for (const m of models) {
             const model = m.create();
             const input = m.input ? m.input(2, model) : inputFor(model, 2, seed);
-            built.set(m.name, { model, input });
+            built.set(m.name, { model, input, ...(modes.includes('black box') ? asBlackBox(model) : {}) });
           }
           if (full && options.skipDeterminism) console.info(`[${explainer.id}] determinism checks skipped: ${options.skipDeterminism}`);
           if (full && options.skipBatchEquality) console.info(`[${explainer.id}] batch-equals-per-image skipped: ${options.skipBatchEquality}`);
         });
         afterAll(async () => {
-          for (const { model, input } of built.values()) {
+          for (const { model, input, tap } of built.values()) {
             input.dispose();
+            tap?.dispose();
             model.dispose();
           }
           built.clear();
           if (previous && previous !== backend) await tf.setBackend(previous);
         });
         for (const m of models) {
-          describe(m.name, () => {
-            const setup = (): CheckSetup => {
-              const b = built.get(m.name);
-              if (!b) throw new Error(`conformance: model ${m.name} was not built`);
-              return {
-                explainer,
-                model: b.model,
-                input: b.input,
-                ...(options.explainOptions ? { options: options.explainOptions } : {}),
-                seed,
-                ...(options.registry ? { registry: options.registry } : {}),
+          for (const mode of modes) {
+            describe(mode === 'model' ? m.name : `${m.name} (black box)`, () => {
+              const setup = (): CheckSetup => {
+                const b = built.get(m.name);
+                if (!b) throw new Error(`conformance: model ${m.name} was not built`);
+                const model = mode === 'model' ? b.model : b.box;
+                if (!model) throw new Error(`conformance: no black box for ${m.name}`);
+                return {
+                  explainer,
+                  model,
+                  input: b.input,
+                  ...(options.explainOptions ? { options: options.explainOptions } : {}),
+                  seed,
+                  ...(options.registry ? { registry: options.registry } : {}),
+                };
               };
-            };
-            it('values: float32, input H x W, finite, sign honoured, requested targets', () => checkOutput(setup()));
-            it('leaks no tensors (explain + dispose)', () => checkNoLeaks(setup()));
-            if (!full) return;
-            it('leaks no tensors when explain throws (bad option, layer, target, input shape)', () => checkNoLeaksOnError(setup()));
-            if (options.skipDeterminism) {
-              it.skip(`deterministic under a seed (skipped: ${options.skipDeterminism})`, () => {});
-            } else {
-              it('deterministic under a seed', () => checkDeterminism(setup()));
-            }
-            const skipBatch = options.skipDeterminism ?? options.skipBatchEquality;
-            if (skipBatch) {
-              it.skip(`batch equals per-image (skipped: ${skipBatch})`, () => {});
-            } else {
-              it('batch equals per-image', () => checkBatchEqualsPerImage(setup(), tolerance));
-            }
-            it('an aborted signal rejects with ABORTED and leaks nothing', () => checkAbort(setup()));
-            it('progress: in [0, 1], non-decreasing, ends at 1', () => checkProgress(setup()));
-          });
+              if (mode === 'black box' && needsWhiteBox(explainer)) {
+                it('refuses a black box (UNSUPPORTED_MODEL) and leaks nothing', () => checkRefusesBlackBox(setup()));
+                return;
+              }
+              it('values: float32, input H x W, finite, sign honoured, requested targets', () => checkOutput(setup()));
+              it('leaks no tensors (explain + dispose)', () => checkNoLeaks(setup()));
+              if (!full) return;
+              it('leaks no tensors when explain throws (bad option, layer, target, input shape)', () => checkNoLeaksOnError(setup()));
+              if (options.skipDeterminism) {
+                it.skip(`deterministic under a seed (skipped: ${options.skipDeterminism})`, () => {});
+              } else {
+                it('deterministic under a seed', () => checkDeterminism(setup()));
+              }
+              const skipBatch = options.skipDeterminism ?? options.skipBatchEquality;
+              if (skipBatch) {
+                it.skip(`batch equals per-image (skipped: ${skipBatch})`, () => {});
+              } else {
+                it('batch equals per-image', () => checkBatchEqualsPerImage(setup(), tolerance));
+              }
+              it('an aborted signal rejects with ABORTED and leaks nothing', () => checkAbort(setup()));
+              it('progress: in [0, 1], non-decreasing, ends at 1', () => checkProgress(setup()));
+            });
+          }
         }
       });
     });

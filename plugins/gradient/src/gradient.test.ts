@@ -35,8 +35,8 @@ describe('gradient explainers on hand-computed cases', () => {
     await selectBackend('wasm');
   });
 
-  it('registers its six explainers', () => {
-    expect(registry.list().map((e) => e.id)).toEqual(['gradient', 'gradient-x-input', 'integrated-gradients', 'guided-backprop', 'deconvnet', 'smoothgrad']);
+  it('registers its seven explainers', () => {
+    expect(registry.list().map((e) => e.id)).toEqual(['gradient', 'gradient-x-input', 'integrated-gradients', 'guided-backprop', 'deconvnet', 'smoothgrad', 'gradient-shap']);
   });
 
   it('gradient of a linear model is the target class weight vector; abs takes |w|', async () => {

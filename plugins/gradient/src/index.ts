@@ -5,13 +5,14 @@ import { integratedGradients } from './integrated-gradients.js';
 import { guidedBackprop } from './guided-backprop.js';
 import { deconvnet } from './deconvnet.js';
 import { smoothgrad } from './smoothgrad.js';
+import { gradientShap } from './gradient-shap.js';
 
-export { gradient, gradientXInput, integratedGradients, guidedBackprop, deconvnet, smoothgrad };
+export { gradient, gradientXInput, integratedGradients, guidedBackprop, deconvnet, smoothgrad, gradientShap };
 export { guidedReluRule, deconvReluRule, isRelu } from './relu-rules.js';
 export { NOISE_MODES, smoothableExplainers, type NoiseMode } from './smoothgrad.js';
 export { inputGradients } from './input-gradients.js';
 
-export const explainers = [gradient, gradientXInput, integratedGradients, guidedBackprop, deconvnet, smoothgrad] as const;
+export const explainers = [gradient, gradientXInput, integratedGradients, guidedBackprop, deconvnet, smoothgrad, gradientShap] as const;
 
 /** Registers this family's explainers (in the default registry unless one is given). */
 export function register(registry: Registry = defaultRegistry): Registry {

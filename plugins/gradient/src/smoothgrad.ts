@@ -172,6 +172,7 @@ function subContext(
   };
   return {
     tap: ctx.tap,
+    model: ctx.model,
     target,
     random,
     registry: ctx.registry,

@@ -64,6 +64,18 @@ export interface TapOptions {
 /** Per-sample scores of a model output, e.g. the target logit of each image. */
 export type ScoreFn = (output: tf.Tensor) => tf.Tensor1D;
 
+/** Gradients at several layers from one backward pass (`ModelTap.gradients`), keyed by layer name. */
+export interface MultiGradientResult {
+  /** d(sum of scores)/d(activation) per layer: the total derivative, through every path. */
+  gradients: Record<string, tf.Tensor>;
+  /** The activation of each layer. */
+  activations: Record<string, tf.Tensor>;
+  /** Model output (logits by default). */
+  output: tf.Tensor;
+  /** The per-sample scores that were differentiated. */
+  scores: tf.Tensor1D;
+}
+
 export interface GradientResult {
   /** d(sum of scores)/d(input or layer activation); same shape as what it is taken against. */
   gradient: tf.Tensor;
@@ -202,6 +214,16 @@ export class ModelTap {
   outbound(name: string): LayerInfo[] {
     this.layer(name);
     return this.infos.filter((l) => l.inbound.includes(name));
+  }
+
+  /**
+   * The tf.js layer object that computes a layer (its weights and config, as `TapOp.source`), for
+   * planning per-layer rules before a call (LRP). Null for the input and for a nested model's own
+   * name (its inner layers are `outer/inner`). The tap never changes it: treat it as read-only.
+   */
+  source(name: string): Layer | null {
+    this.layer(name);
+    return this.steps.find((s) => s.name === name)?.layer ?? null;
   }
 
   /** Every layer the tap can read, in execution order (the input first). */
@@ -563,28 +585,33 @@ export class ModelTap {
     };
     const captured = new Map<string, tf.Tensor>();
     const acts = new Map<string, tf.Tensor>();
+    let upstream: ReadonlyArray<readonly [string, tf.Tensor]> = [];
+    let grads: tf.Tensor[] = [];
     try {
-      // Everything the roots do not feed, outside the tape (as `gradient` does for one layer).
-      const upstream = tf.tidy(() => {
+      // Everything the roots do not feed runs outside the tape (as `gradient` does for one layer);
+      // kept: the roots and the values the steps below them read besides (skip connections).
+      const produced = new Set<string>(roots);
+      below.forEach((i) => this.steps[i]?.outputs.forEach((o) => produced.add(o)));
+      const needed = new Set<string>(roots);
+      below.forEach((i) => this.steps[i]?.inputs.forEach((k) => !produced.has(k) && needed.add(k)));
+      const neededKeys = [...needed];
+      const neededValues = tf.tidy(() => {
         const values = new Map<string, tf.Tensor>([[INPUT_KEY, x]]);
         this.execute(values, new Set(this.steps.map((_, i) => i).filter((i) => !below.has(i))), opts.overrides);
-        return [...values.entries()].map(([k, v]) => [k, v === x ? v : v] as const);
+        return neededKeys.map((k) => values.get(k) as tf.Tensor);
       });
+      upstream = neededKeys.map((k, i) => [k, neededValues[i] as tf.Tensor] as const);
       const hooked = new Set(unique.filter((k) => !roots.includes(k)));
       const hook = (key: string, v: tf.Tensor): tf.Tensor =>
-        tf.customGrad((...args: unknown[]) => {
-          const a = args[0] as tf.Tensor;
-          return {
-            value: tf.clone(a),
-            gradFunc: (dy: tf.Tensor | tf.Tensor[]) => {
-              const d = dy as tf.Tensor;
-              captured.set(key, keep(tf.clone(d)));
-              return d;
-            },
-          };
-        })(v) as tf.Tensor;
+        (tf.customGrad((...args: unknown[]) => ({
+          value: tf.clone(args[0] as tf.Tensor),
+          gradFunc: (dy: tf.Tensor | tf.Tensor[]) => {
+            captured.set(key, keep(tf.clone(dy as tf.Tensor)));
+            return dy as tf.Tensor;
+          },
+        })) as (t: tf.Tensor) => tf.Tensor)(v);
       const rootActs = roots.map((k) => upstream.find(([uk]) => uk === k)?.[1] as tf.Tensor);
-      const grads = tf.grads((...rs: tf.Tensor[]) => {
+      grads = tf.grads((...rs: tf.Tensor[]) => {
         const values = new Map<string, tf.Tensor>(upstream.filter(([k]) => !roots.includes(k)));
         roots.forEach((k, i) => values.set(k, rs[i] as tf.Tensor));
         this.steps.forEach((s, i) => {
@@ -613,11 +640,11 @@ export class ModelTap {
         const g = gradientByKey.get(k) ?? captured.get(k);
         gradients[n] = g ? g.clone() : tf.zerosLike(act);
       });
-      grads.forEach((g) => g.dispose());
-      upstream.forEach(([, v]) => v !== x && v.dispose());
       return { gradients, activations, output: (output as tf.Tensor).clone(), scores: (scores as tf.Tensor1D).clone() };
     } finally {
       kept.forEach((t) => t.dispose());
+      grads.forEach((g) => g.dispose());
+      upstream.forEach(([, v]) => v !== x && v.dispose());
     }
   }
 
