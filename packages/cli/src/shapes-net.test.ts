@@ -75,7 +75,7 @@ describe('every discovered explainer on shapes-net (wasm)', () => {
 
   it('discovers the explainers of every plugin family', () => {
     const families = new Set(all.map((e) => e.family));
-    for (const f of ['gradient', 'cam', 'lrp', 'perturbation', 'sise']) expect(families).toContain(f);
+    for (const f of ['gradient', 'cam', 'lrp', 'perturbation', 'sise', 'surrogate']) expect(families).toContain(f);
   });
 
   it('each explainer gives a finite map of the right shape and leaks nothing', async () => {
