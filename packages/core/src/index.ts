@@ -1,4 +1,4 @@
-export { CnnXaiError, AbortError, isCnnXaiError, type ErrorCode } from './errors.js';
+export { CnnXaiError, AbortError, isCnnXaiError, listNames, type ErrorCode } from './errors.js';
 export {
   opt,
   resolveOptions,
@@ -49,7 +49,20 @@ export {
   type ScoreFn,
   type GradientResult,
 } from './tap/tap.js';
-export { computePads, dilate, maxPoolGradFirstMax, type Pads } from './tap/grad-ops.js';
+export {
+  computePads,
+  dilate,
+  maxPoolGradFirstMax,
+  conv2dInputGrad,
+  depthwiseInputGrad,
+  avgPoolInputGrad,
+  flipConvKernel,
+  flipDepthwiseKernel,
+  spreadKernel,
+  type Pads,
+  type ConvParams,
+  type PoolParams,
+} from './tap/grad-ops.js';
 export type { GradientMode } from './tap/kernels.js';
 export { resizeBilinear, resizeNearest } from './tensor/resize.js';
 export { normalize, minMaxScale, sumChannels } from './tensor/normalize.js';

@@ -1,5 +1,4 @@
-import { CnnXaiError } from '@cnn-xai/core';
-import { listNames } from './util.js';
+import { CnnXaiError, listNames } from '@cnn-xai/core';
 import {
   alphaBeta,
   epsilon,

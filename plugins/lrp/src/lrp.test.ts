@@ -474,13 +474,14 @@ describe('options and errors', () => {
         'LeakyReLU',
       ],
       [
-        'a Softmax layer the tap keeps (tf.js gives it axis 1)',
+        'a Softmax layer inside the network (the tap keeps it)',
         () =>
           tfl.sequential({
             layers: [
               tfl.layers.flatten({ name: 'f', inputShape: [4, 4, 1] }),
-              tfl.layers.dense({ name: 'out', units: 2 }),
+              tfl.layers.dense({ name: 'h', units: 3 }),
               tfl.layers.softmax({ name: 'sm' }),
+              tfl.layers.dense({ name: 'out', units: 2 }),
             ],
           }),
         'sm',

@@ -1,5 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { CnnXaiError, computePads, dilate, maxPoolGradFirstMax } from '@cnn-xai/core';
+import {
+  avgPoolInputGrad,
+  CnnXaiError,
+  conv2dInputGrad,
+  depthwiseInputGrad,
+  flipConvKernel,
+  flipDepthwiseKernel,
+  maxPoolGradFirstMax,
+} from '@cnn-xai/core';
+
+// Re-exported for this module's tests; the implementation lives in core.
+export { spreadKernel } from '@cnn-xai/core';
 
 /**
  * The computations LRP rules re-run with modified inputs and parameters: a layer's forward
@@ -41,47 +52,8 @@ export interface ConvGeometry {
 
 const addBias = (y: tf.Tensor, b: tf.Tensor | null): tf.Tensor => (b ? tf.add(y, b) : y);
 
-/**
- * A dilated kernel written out with zeros between its taps, so that every convolution here runs
- * with dilation 1 ('same' padding uses the effective kernel size either way).
- */
-export function spreadKernel(kernel: tf.Tensor4D, dilation: Pair): tf.Tensor4D {
-  if (dilation[0] === 1 && dilation[1] === 1) return kernel;
-  return tf.tidy(() => {
-    const [kh, kw, a, b] = kernel.shape;
-    const spread = dilate(tf.reshape(kernel, [1, kh, kw, a * b]), dilation[0], dilation[1]);
-    return tf.reshape(spread, [spread.shape[1], spread.shape[2], a, b]);
-  });
-}
-
-/**
- * The input gradient of a stride-s correlation as a forward correlation: the output gradient,
- * stride-dilated and padded fully, correlated with the flipped kernel (`corr`), then cropped to
- * the input.
- */
-function gradByForwardConv(
-  dy: tf.Tensor4D,
-  inShape: readonly number[],
-  kernel: Pair,
-  g: ConvGeometry,
-  corr: (t: tf.Tensor4D) => tf.Tensor4D,
-): tf.Tensor4D {
-  const [n, h, w, c] = inShape as [number, number, number, number];
-  const [kh, kw] = kernel;
-  const [t, b, l, r] = computePads(g.padding, h, w, kernel, g.strides);
-  const hp = h + t + b;
-  const wp = w + l + r;
-  const dyd = dilate(dy, g.strides[0], g.strides[1]);
-  const extraH = Math.max(0, hp - (dyd.shape[1] + kh - 1));
-  const extraW = Math.max(0, wp - (dyd.shape[2] + kw - 1));
-  const full = tf.pad(dyd, [
-    [0, 0],
-    [kh - 1, kh - 1 + extraH],
-    [kw - 1, kw - 1 + extraW],
-    [0, 0],
-  ]);
-  return tf.slice(corr(full), [0, t, l, 0], [n, h, w, c]);
-}
+/** The geometry for core's input gradients: kernels here are already spread out (dilation 1). */
+const undilated = (g: ConvGeometry): ConvGeometry => ({ strides: g.strides, padding: g.padding });
 
 function only(xs: tf.Tensor[]): tf.Tensor {
   return xs[0] as tf.Tensor;
@@ -96,8 +68,7 @@ export function conv2dOp(params: Params, g: ConvGeometry): LayerOp {
       const x = only(xs) as tf.Tensor4D;
       const k = p.kernel as tf.Tensor4D;
       if (!forwardConvVjp()) return [tf.conv2dTranspose(s as tf.Tensor4D, k, x.shape, g.strides, g.padding)];
-      const flipped = tf.transpose(tf.reverse(k, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
-      return [gradByForwardConv(s as tf.Tensor4D, x.shape, [k.shape[0], k.shape[1]], g, (t) => tf.conv2d(t, flipped, 1, 'valid'))];
+      return [conv2dInputGrad(s as tf.Tensor4D, x.shape, flipConvKernel(k), undilated(g))];
     },
   };
 }
@@ -108,22 +79,7 @@ export function depthwiseOp(params: Params, g: ConvGeometry): LayerOp {
     params,
     forward: (xs, p) =>
       addBias(tf.depthwiseConv2d(only(xs) as tf.Tensor4D, p.kernel as tf.Tensor4D, g.strides, g.padding), p.bias),
-    vjp: (xs, p, s) => {
-      const x = only(xs) as tf.Tensor4D;
-      const k = p.kernel as tf.Tensor4D;
-      const [kh, kw, c, m] = k.shape;
-      const rev = tf.reverse(k, [0, 1]) as tf.Tensor4D;
-      let corr: (t: tf.Tensor4D) => tf.Tensor4D;
-      if (m === 1) {
-        corr = (t) => tf.depthwiseConv2d(t, rev, 1, 'valid');
-      } else {
-        // dx[c] = sum_k corr(dy[c*m+k], flip(W[:, :, c, k])): a conv with a block-diagonal kernel.
-        const eye = tf.reshape(tf.eye(c), [1, 1, c, 1, c]);
-        const block = tf.reshape(tf.mul(tf.reshape(rev, [kh, kw, c, m, 1]), eye), [kh, kw, c * m, c]) as tf.Tensor4D;
-        corr = (t) => tf.conv2d(t, block, 1, 'valid');
-      }
-      return [gradByForwardConv(s as tf.Tensor4D, x.shape, [kh, kw], g, corr)];
-    },
+    vjp: (xs, p, s) => [depthwiseInputGrad(s as tf.Tensor4D, only(xs).shape, flipDepthwiseKernel(p.kernel as tf.Tensor4D), undilated(g))],
   };
 }
 
@@ -166,17 +122,10 @@ export interface PoolGeometry {
  * window size, which is not the forward's derivative at the borders.
  */
 export function avgPoolOp(g: PoolGeometry): LayerOp {
-  const geometry: ConvGeometry = { strides: g.strides, padding: g.padding };
   return {
     params: NO_PARAMS,
     forward: (xs) => tf.avgPool(only(xs) as tf.Tensor4D, g.pool, g.strides, g.padding),
-    vjp: (xs, _p, s) => {
-      const x = only(xs) as tf.Tensor4D;
-      const [, h, w, c] = x.shape;
-      const count = tf.conv2d(tf.ones([1, h, w, 1]) as tf.Tensor4D, tf.ones([g.pool[0], g.pool[1], 1, 1]) as tf.Tensor4D, g.strides, g.padding);
-      const box = tf.ones([g.pool[0], g.pool[1], c, 1]);
-      return depthwiseOp({ kernel: box, bias: null }, geometry).vjp(xs, { kernel: box, bias: null }, tf.div(s, count));
-    },
+    vjp: (xs, _p, s) => [avgPoolInputGrad(s as tf.Tensor4D, only(xs).shape, g)],
   };
 }
 

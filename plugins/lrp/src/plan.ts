@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { CnnXaiError, type LayerInfo, type ModelTap } from '@cnn-xai/core';
-import { listNames } from './util.js';
+import { CnnXaiError, listNames, spreadKernel, type LayerInfo, type ModelTap } from '@cnn-xai/core';
 import {
   accepts,
   LAYER_KINDS,
@@ -21,7 +20,6 @@ import {
   globalMaxPoolOp,
   maxPoolOp,
   pairOf,
-  spreadKernel,
   type ConvGeometry,
   type LayerOp,
   type Params,
@@ -282,7 +280,8 @@ function stagesOf(info: LayerInfo, layer: Layer, fold: Folding | null, own: (t: 
     case 'DepthwiseConv2D': {
       const g = convGeometry(info, cfg);
       const [kernel, bias] = ws as [tf.Tensor4D, tf.Tensor | undefined];
-      return [depthwiseOp(paramsFor(spread(kernel, g.dilation), bias ?? null, true), g)];
+      // tfjs-layers 4.22 ignores a DepthwiseConv2D's dilationRate (it runs undilated), and so does the tap.
+      return [depthwiseOp(paramsFor(kernel, bias ?? null, true), { strides: g.strides, padding: g.padding })];
     }
     case 'SeparableConv2D': {
       const g = convGeometry(info, cfg);

@@ -5,7 +5,9 @@ import * as tf from '@tensorflow/tfjs-core';
  * PyTorch: the input gradient of a convolution computed as a forward convolution with the
  * flipped kernel (wasm has a slow Conv2DBackpropInput and no DepthwiseConv2dNativeBackpropInput),
  * and max-pool gradients that send a tied window's gradient to its first maximum in row-major
- * order (what PyTorch and the tf.js cpu backend do; the wasm backend does not).
+ * order (what PyTorch and the tf.js cpu backend do; the wasm backend does not). The same forward
+ * route gives dilated convs an input gradient (tf.js has none) and same-padded average pooling
+ * the derivative of its forward (tf.js 4.22's AvgPoolGrad divides by the full window size).
  *
  * All functions take NHWC tensors. Only the input is differentiable: kernels are constants.
  */
@@ -72,18 +74,18 @@ function place(t: tf.Tensor4D, top: number, left: number, hp: number, wp: number
 /**
  * Gradient of a 'valid' correlation over an explicitly padded input, with respect to the
  * unpadded input, computed as a forward correlation of the dilated, fully padded output
- * gradient with the flipped kernel. `flipped` is `reverse(W, [0, 1])` with in/out swapped for a
- * conv (`[kh, kw, out, in]`), or just reversed for a depthwise conv with multiplier 1.
+ * gradient with the flipped kernel (`corr`, which runs with the layer's dilation). `kernel` is
+ * the effective (dilated) kernel size.
  */
 function inputGradByForwardConv(
   dy: tf.Tensor4D,
-  inShape: [number, number, number, number],
+  inShape: readonly number[],
   kernel: [number, number],
   strides: [number, number],
   pads: Pads,
   corr: (t: tf.Tensor4D) => tf.Tensor4D,
 ): tf.Tensor4D {
-  const [n, h, w, c] = inShape;
+  const [n, h, w, c] = inShape as [number, number, number, number];
   const [kh, kw] = kernel;
   const [t, b, l, r] = pads;
   const hp = h + t + b;
@@ -124,25 +126,63 @@ function withGradient(
 export interface ConvParams {
   strides: [number, number];
   padding: 'same' | 'valid';
-  dilation: [number, number];
+  /** Dilation rate (default 1). tf.js allows a rate above 1 only with stride 1. */
+  dilation?: [number, number];
 }
 
-/** Conv2D (no bias) whose input gradient is a forward conv. `flipped`: [kh, kw, out, in]. */
+const ONE: [number, number] = [1, 1];
+const effective = (k: number, d: number): number => (k - 1) * d + 1;
+
+/**
+ * The input gradient of `tf.conv2d(x, W, p.strides, p.padding, 'NHWC', p.dilation)` for the
+ * output gradient `dy`, computed with forward ops only (pad, slice and a forward conv), so it
+ * runs on every backend, for dilated convs too (tf.js has no gradient for those).
+ * `flipped` is `flipConvKernel(W)`; `inShape` is the shape of `x`.
+ */
+export function conv2dInputGrad(dy: tf.Tensor4D, inShape: readonly number[], flipped: tf.Tensor4D, p: ConvParams): tf.Tensor4D {
+  return tf.tidy(() => {
+    const d = p.dilation ?? ONE;
+    const kernel: [number, number] = [flipped.shape[0], flipped.shape[1]];
+    const pads = computePads(p.padding, inShape[1] as number, inShape[2] as number, kernel, p.strides, d);
+    const size: [number, number] = [effective(kernel[0], d[0]), effective(kernel[1], d[1])];
+    return inputGradByForwardConv(dy, inShape, size, p.strides, pads, (t) => tf.conv2d(t, flipped, 1, 'valid', 'NHWC', d));
+  });
+}
+
+/**
+ * The input gradient of `tf.depthwiseConv2d(x, W, p.strides, p.padding, 'NHWC', p.dilation)`
+ * with forward ops only (tf.js has no depthwise input gradient on wasm, and none for dilated
+ * depthwise convs anywhere). `flipped` is `flipDepthwiseKernel(W)`: the reversed kernel
+ * `[kh, kw, C, 1]` for multiplier 1, or the block-diagonal conv kernel `[kh, kw, C*m, C]`.
+ */
+export function depthwiseInputGrad(dy: tf.Tensor4D, inShape: readonly number[], flipped: tf.Tensor4D, p: ConvParams): tf.Tensor4D {
+  return tf.tidy(() => {
+    const d = p.dilation ?? ONE;
+    const kernel: [number, number] = [flipped.shape[0], flipped.shape[1]];
+    const pads = computePads(p.padding, inShape[1] as number, inShape[2] as number, kernel, p.strides, d);
+    const size: [number, number] = [effective(kernel[0], d[0]), effective(kernel[1], d[1])];
+    const depthwise = flipped.shape[3] === 1 && flipped.shape[2] === inShape[3];
+    return inputGradByForwardConv(dy, inShape, size, p.strides, pads, (t) =>
+      depthwise ? tf.depthwiseConv2d(t, flipped, 1, 'valid', 'NHWC', d) : tf.conv2d(t, flipped, 1, 'valid', 'NHWC', d),
+    );
+  });
+}
+
+/**
+ * Conv2D (no bias) whose input gradient is a forward conv (`conv2dInputGrad`); the forward value
+ * is `tf.conv2d` itself. `flipped`: `flipConvKernel(kernel)`.
+ */
 export function conv2dFastGrad(x: tf.Tensor4D, kernel: tf.Tensor4D, flipped: tf.Tensor4D, p: ConvParams): tf.Tensor4D {
-  const [kh, kw] = [kernel.shape[0], kernel.shape[1]];
   return withGradient(
     x,
-    (xin) => tf.conv2d(xin, kernel, p.strides, p.padding, 'NHWC', p.dilation),
-    (dy, xs) => {
-      const pads = computePads(p.padding, xs.shape[1], xs.shape[2], [kh, kw], p.strides);
-      return inputGradByForwardConv(dy, xs.shape, [kh, kw], p.strides, pads, (t) => tf.conv2d(t, flipped, 1, 'valid'));
-    },
+    (xin) => tf.conv2d(xin, kernel, p.strides, p.padding, 'NHWC', p.dilation ?? ONE),
+    (dy, xs) => conv2dInputGrad(dy, xs.shape, flipped, p),
   );
 }
 
 /**
- * Depthwise conv whose input gradient is a forward conv. `flipped` is the reversed kernel
- * `[kh, kw, C, 1]` for multiplier 1, or the block-diagonal `[kh, kw, C*m, C]` conv kernel otherwise.
+ * Depthwise conv whose input gradient is a forward conv (`depthwiseInputGrad`); the forward
+ * value is `tf.depthwiseConv2d` itself. `flipped`: `flipDepthwiseKernel(kernel)`.
  */
 export function depthwiseFastGrad(
   x: tf.Tensor4D,
@@ -150,25 +190,19 @@ export function depthwiseFastGrad(
   flipped: tf.Tensor4D,
   p: ConvParams,
 ): tf.Tensor4D {
-  const multiplier = kernel.shape[3];
-  const [kh, kw] = [kernel.shape[0], kernel.shape[1]];
   return withGradient(
     x,
-    (xin) => tf.depthwiseConv2d(xin, kernel, p.strides, p.padding, 'NHWC', p.dilation),
-    (dy, xs) => {
-      const pads = computePads(p.padding, xs.shape[1], xs.shape[2], [kh, kw], p.strides);
-      return inputGradByForwardConv(dy, xs.shape, [kh, kw], p.strides, pads, (t) =>
-        multiplier === 1 ? tf.depthwiseConv2d(t, flipped, 1, 'valid') : tf.conv2d(t, flipped, 1, 'valid'),
-      );
-    },
+    (xin) => tf.depthwiseConv2d(xin, kernel, p.strides, p.padding, 'NHWC', p.dilation ?? ONE),
+    (dy, xs) => depthwiseInputGrad(dy, xs.shape, flipped, p),
   );
 }
 
-/** The constant kernels the fast gradients need, computed once per layer. */
+/** The constant kernels the fast gradients need, computed once per layer: `[kh, kw, out, in]`. */
 export function flipConvKernel(kernel: tf.Tensor4D): tf.Tensor4D {
   return tf.tidy(() => tf.transpose(tf.reverse(kernel, [0, 1]), [0, 1, 3, 2]));
 }
 
+/** The reversed depthwise kernel (multiplier 1) or the block-diagonal conv kernel (multiplier m > 1). */
 export function flipDepthwiseKernel(kernel: tf.Tensor4D): tf.Tensor4D {
   return tf.tidy(() => {
     const [kh, kw, c, m] = kernel.shape;
@@ -180,10 +214,69 @@ export function flipDepthwiseKernel(kernel: tf.Tensor4D): tf.Tensor4D {
   });
 }
 
+/**
+ * A dilated kernel written out with zeros between its taps (`[kh, kw, a, b]` ->
+ * `[(kh-1)*dh+1, (kw-1)*dw+1, a, b]`): an undilated conv with it computes the dilated conv
+ * ('same' padding uses the effective kernel size either way).
+ */
+export function spreadKernel(kernel: tf.Tensor4D, dilation: [number, number]): tf.Tensor4D {
+  if (dilation[0] === 1 && dilation[1] === 1) return kernel;
+  return tf.tidy(() => {
+    const [kh, kw, a, b] = kernel.shape;
+    const spread = dilate(tf.reshape(kernel, [1, kh, kw, a * b]), dilation[0], dilation[1]);
+    return tf.reshape(spread, [spread.shape[1], spread.shape[2], a, b]);
+  });
+}
+
 export interface PoolParams {
   pool: [number, number];
   strides: [number, number];
   padding: 'same' | 'valid';
+}
+
+/**
+ * How many inputs inside the image each average-pooling window holds, `[1, Ho, Wo, 1]`:
+ * what `tf.avgPool` divides by (with 'same' padding, fewer than the window size at the borders).
+ */
+function avgPoolCounts(h: number, w: number, p: PoolParams): tf.Tensor4D {
+  const [t, , l] = computePads(p.padding, h, w, p.pool, p.strides);
+  const counts = (size: number, k: number, s: number, before: number, out: number): number[] =>
+    Array.from({ length: out }, (_, i) => Math.min(i * s - before + k, size) - Math.max(i * s - before, 0));
+  const ho = p.padding === 'same' ? Math.ceil(h / p.strides[0]) : Math.floor((h - p.pool[0]) / p.strides[0]) + 1;
+  const wo = p.padding === 'same' ? Math.ceil(w / p.strides[1]) : Math.floor((w - p.pool[1]) / p.strides[1]) + 1;
+  const rows = counts(h, p.pool[0], p.strides[0], t, ho);
+  const cols = counts(w, p.pool[1], p.strides[1], l, wo);
+  const data = new Float32Array(ho * wo);
+  rows.forEach((r, i) => cols.forEach((c, j) => (data[i * wo + j] = r * c)));
+  return tf.tensor4d(data, [1, ho, wo, 1]);
+}
+
+/**
+ * The input gradient of `tf.avgPool(x, p.pool, p.strides, p.padding)`: each window's output
+ * gradient divided by the number of its inputs inside the image (as the forward divides), spread
+ * back over the window with forward ops only. tf.js 4.22's AvgPoolGrad divides by the full window
+ * size, which is wrong at the borders with 'same' padding.
+ */
+export function avgPoolInputGrad(dy: tf.Tensor4D, inShape: readonly number[], p: PoolParams): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [, h, w, c] = inShape as [number, number, number, number];
+    const box = tf.ones([p.pool[0], p.pool[1], c, 1]) as tf.Tensor4D;
+    return depthwiseInputGrad(tf.div(dy, avgPoolCounts(h, w, p)), inShape, box, { strides: p.strides, padding: p.padding });
+  });
+}
+
+/**
+ * Average pooling whose gradient is the derivative of its forward (`avgPoolInputGrad`) on every
+ * backend. Without padding tf.js's own gradient is right and is used.
+ */
+export function avgPoolExact(x: tf.Tensor4D, p: PoolParams): tf.Tensor4D {
+  const pads = computePads(p.padding, x.shape[1], x.shape[2], p.pool, p.strides);
+  if (pads.every((v) => v === 0)) return tf.avgPool(x, p.pool, p.strides, p.padding);
+  return withGradient(
+    x,
+    (xin) => tf.avgPool(xin, p.pool, p.strides, p.padding),
+    (dy, xs) => avgPoolInputGrad(dy, xs.shape, p),
+  );
 }
 
 /**

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { layers } from '@tensorflow/tfjs-layers';
 import { CnnXaiError } from '../errors.js';
 import {
+  avgPoolExact,
   conv2dFastGrad,
   depthwiseFastGrad,
   flipConvKernel,
@@ -74,6 +75,8 @@ function convParams(layer: Layer, cfg: Config): ConvParams {
   };
 }
 
+const isDilated = (p: ConvParams): boolean => (p.dilation?.[0] ?? 1) > 1 || (p.dilation?.[1] ?? 1) > 1;
+
 const addBias = (y: tf.Tensor, bias: tf.Tensor | undefined): tf.Tensor => (bias ? tf.add(y, bias) : y);
 
 function activationName(cfg: Config): string {
@@ -81,7 +84,11 @@ function activationName(cfg: Config): string {
   return typeof a === 'string' ? a : 'linear';
 }
 
-export function buildKernel(layer: Layer, mode: GradientMode): LayerKernel {
+/**
+ * The tap's kernel for one layer. `outputRank` is the rank of the layer's output (with the
+ * batch dimension), where the kernel depends on it (a Softmax layer's axis).
+ */
+export function buildKernel(layer: Layer, mode: GradientMode, outputRank?: number): LayerKernel {
   const cls = layer.getClassName();
   const cfg = layer.getConfig() as Config;
   const simple = (pre: LayerKernel['pre'], activation = 'linear'): LayerKernel => ({ pre, activation, generic: false, owned: [] });
@@ -90,15 +97,16 @@ export function buildKernel(layer: Layer, mode: GradientMode): LayerKernel {
       checkChannelsLast(layer, cfg);
       const p = convParams(layer, cfg);
       const [kernel, bias] = weightsOf(layer) as [tf.Tensor4D, tf.Tensor | undefined];
-      const fast = mode === 'fast' && p.dilation[0] === 1 && p.dilation[1] === 1;
-      const flipped = fast ? tf.keep(flipConvKernel(kernel)) : null;
+      // tf.js has no gradient for dilated convs: those always take the forward-conv gradient.
+      const dilated = isDilated(p);
+      const flipped = mode === 'fast' || dilated ? tf.keep(flipConvKernel(kernel)) : null;
       return {
         pre: ([x]) => {
           const x4 = x as tf.Tensor4D;
           const y =
-            flipped && useForwardConvGrad()
-            ? conv2dFastGrad(x4, kernel, flipped, p)
-            : tf.conv2d(x4, kernel, p.strides, p.padding, 'NHWC', p.dilation);
+            flipped && (dilated || useForwardConvGrad())
+              ? conv2dFastGrad(x4, kernel, flipped, p)
+              : tf.conv2d(x4, kernel, p.strides, p.padding, 'NHWC', p.dilation);
           return addBias(y, bias);
         },
         activation: activationName(cfg),
@@ -108,17 +116,19 @@ export function buildKernel(layer: Layer, mode: GradientMode): LayerKernel {
     }
     case 'DepthwiseConv2D': {
       checkChannelsLast(layer, cfg);
-      const p = convParams(layer, cfg);
+      // tfjs-layers 4.22's DepthwiseConv2D ignores its dilationRate (its call and output shape use
+      // dilation 1; SeparableConv2D does dilate): the tap follows, so that it computes what
+      // model.predict computes and the shapes the layers after it were built for.
+      const p: ConvParams = { ...convParams(layer, cfg), dilation: [1, 1] };
       const [kernel, bias] = weightsOf(layer) as [tf.Tensor4D, tf.Tensor | undefined];
-      const fast = mode === 'fast' && p.dilation[0] === 1 && p.dilation[1] === 1;
-      const flipped = fast ? tf.keep(flipDepthwiseKernel(kernel)) : null;
+      const flipped = mode === 'fast' ? tf.keep(flipDepthwiseKernel(kernel)) : null;
       return {
         pre: ([x]) => {
           const x4 = x as tf.Tensor4D;
           const y =
             flipped && useForwardConvGrad()
-            ? depthwiseFastGrad(x4, kernel, flipped, p)
-            : tf.depthwiseConv2d(x4, kernel, p.strides, p.padding, 'NHWC', p.dilation);
+              ? depthwiseFastGrad(x4, kernel, flipped, p)
+              : tf.depthwiseConv2d(x4, kernel, p.strides, p.padding, 'NHWC', p.dilation);
           return addBias(y, bias);
         },
         activation: activationName(cfg),
@@ -130,19 +140,19 @@ export function buildKernel(layer: Layer, mode: GradientMode): LayerKernel {
       checkChannelsLast(layer, cfg);
       const p = convParams(layer, cfg);
       const [depthwise, pointwise, bias] = weightsOf(layer) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor | undefined];
-      const fast = mode === 'fast' && p.dilation[0] === 1 && p.dilation[1] === 1;
-      const flippedD = fast ? tf.keep(flipDepthwiseKernel(depthwise)) : null;
-      const flippedP = fast ? tf.keep(flipConvKernel(pointwise)) : null;
+      const dilated = isDilated(p);
+      const flippedD = mode === 'fast' || dilated ? tf.keep(flipDepthwiseKernel(depthwise)) : null;
+      const flippedP = mode === 'fast' ? tf.keep(flipConvKernel(pointwise)) : null;
       const one: ConvParams = { strides: [1, 1], padding: 'valid', dilation: [1, 1] };
       return {
         pre: ([x]) => {
           const x4 = x as tf.Tensor4D;
-          const fastNow = flippedD !== null && flippedP !== null && useForwardConvGrad();
+          const forwardGrad = useForwardConvGrad();
           const d =
-            fastNow && flippedD
+            flippedD && (dilated || forwardGrad)
               ? depthwiseFastGrad(x4, depthwise, flippedD, p)
               : tf.depthwiseConv2d(x4, depthwise, p.strides, p.padding, 'NHWC', p.dilation);
-          const y = fastNow && flippedP ? conv2dFastGrad(d, pointwise, flippedP, one) : tf.conv2d(d, pointwise, 1, 'valid');
+          const y = flippedP && forwardGrad ? conv2dFastGrad(d, pointwise, flippedP, one) : tf.conv2d(d, pointwise, 1, 'valid');
           return addBias(y, bias);
         },
         activation: activationName(cfg),
@@ -167,7 +177,9 @@ export function buildKernel(layer: Layer, mode: GradientMode): LayerKernel {
       const strides = pair(cfg['strides'] ?? cfg['poolSize'], 'strides');
       const padding = cfg['padding'] === 'same' ? 'same' : 'valid';
       const p: PoolParams = { pool, strides, padding };
-      if (cls === 'AveragePooling2D') return simple(([x]) => tf.avgPool(x as tf.Tensor4D, pool, strides, padding));
+      // tf.js's AvgPool gradient is wrong at the borders with 'same' padding (both modes: it is
+      // not a convention but a wrong derivative).
+      if (cls === 'AveragePooling2D') return simple(([x]) => avgPoolExact(x as tf.Tensor4D, p));
       return simple(([x]) =>
         mode === 'fast' ? maxPoolFirstMax(x as tf.Tensor4D, p) : tf.maxPool(x as tf.Tensor4D, pool, strides, padding),
       );
@@ -258,8 +270,11 @@ export function buildKernel(layer: Layer, mode: GradientMode): LayerKernel {
       break;
     }
     case 'Softmax': {
-      const axis = cfg['axis'];
-      if (axis === undefined || axis === -1 || (Array.isArray(axis) && axis[0] === -1)) {
+      // tfjs-layers' Softmax defaults to axis 1 (not -1): it is a softmax over the features when
+      // that is the last axis of its output (axis 1 of a [N, classes] output, or -1).
+      const raw = cfg['axis'];
+      const axis = Array.isArray(raw) && raw.length === 1 ? Number(raw[0]) : raw === undefined || raw === null ? 1 : raw;
+      if (typeof axis === 'number' && (axis === -1 || (outputRank !== undefined && axis === outputRank - 1))) {
         return { pre: null, activation: 'softmax', generic: false, owned: [] };
       }
       break;

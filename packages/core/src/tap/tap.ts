@@ -51,12 +51,17 @@ export interface TapOptions {
    * `logits` (default): a softmax that ends the model is left out, so explanations use logits as
    * Captum and pytorch-grad-cam do. `model`: the model's own output. In logits mode, fetching a
    * final Softmax layer (or a Dense layer with a softmax activation) by name also gives logits.
+   * A Softmax layer counts when its axis is the last one of its output (tfjs-layers' default
+   * axis 1 on a [N, classes] output, or -1).
    */
   output?: 'logits' | 'model';
   /**
    * `fast` (default): PyTorch's max-pool tie rule (first maximum) on every backend, and on wasm
    * conv input gradients computed as forward convs (wasm's Conv2DBackpropInput is slow and it
    * has no depthwise input gradient). `plain`: tf.js's own gradient kernels (for comparison).
+   * In both modes, dilated convs take the forward-conv input gradient (tf.js has none for them),
+   * and average pooling with 'same' padding divides the gradient by each window's in-image count
+   * as its forward does (tf.js 4.22's AvgPoolGrad divides by the full window size).
    */
   gradients?: GradientMode;
 }
@@ -178,7 +183,7 @@ export class ModelTap {
         this.registerName(name, layer.getClassName(), outKeys[0] as string, node.outputTensors[0]?.shape ?? [], 'linear', false, inbound);
       } else {
         outKeys = node.outputTensors.map((o) => `${prefix}${count > 0 ? `${count}:` : ''}${o.id}`);
-        const kernel = buildKernel(layer, this.options.gradients);
+        const kernel = buildKernel(layer, this.options.gradients, node.outputTensors[0]?.rank);
         this.steps.push({ name, layer, className: layer.getClassName(), inputs: inKeys, outputs: outKeys, kernel, skipActivation: false });
         this.registerName(name, layer.getClassName(), outKeys[0] as string, node.outputTensors[0]?.shape ?? [], kernel.activation, kernel.generic, inKeys.map((k) => this.producerOf(k)));
         outKeys.forEach((k) => this.producerByKey.set(k, name));
