@@ -196,7 +196,7 @@ describe('smoothgrad', () => {
     expect((wrongKind as Error).message).toMatch(/a cam explainer.*Allowed .*: gradient\.$/);
     const itself = await attempt('smoothgrad', registry);
     expect(isCnnXaiError(itself, 'BAD_OPTION_VALUE')).toBe(true);
-    expect((itself as Error).message).toContain('gradient, gradient-x-input, integrated-gradients, guided-backprop, deconvnet.');
+    expect((itself as Error).message).toContain('gradient, gradient-x-input, integrated-gradients, guided-backprop, deconvnet, gradient-shap.');
     const none = await attempt('gradient', createRegistry().register(smoothgrad));
     expect(isCnnXaiError(none, 'UNKNOWN_EXPLAINER')).toBe(true);
     expect((none as Error).message).toContain('holds no gradient explainer');
