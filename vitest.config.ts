@@ -7,7 +7,8 @@ export default defineConfig({
   resolve: { conditions: ['@cnn-xai/source'] },
   ssr: { resolve: { conditions: ['@cnn-xai/source'] } },
   test: {
-    include: ['packages/*/src/**/*.test.ts', 'plugins/*/src/**/*.test.ts', 'fixtures/**/*.test.ts'],
+    // apps/*/test: the built site and deck in headless Chromium (the root `test` script builds first).
+    include: ['packages/*/src/**/*.test.ts', 'plugins/*/src/**/*.test.ts', 'fixtures/**/*.test.ts', 'apps/*/test/**/*.test.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',

@@ -1,5 +1,5 @@
 import { describeFailure, UsageError } from './errors.js';
-import { BENCH_HELP, EXPLAIN_HELP, HELP, LIST_HELP } from './help.js';
+import { BENCH_HELP, EVALUATE_HELP, EXPLAIN_HELP, HELP, LIST_HELP, REPORT_HELP } from './help.js';
 import type { Io } from './log.js';
 import { ownPackageJson } from './plugin-node.js';
 import type { CommandContext } from './shared.js';
@@ -10,6 +10,8 @@ type Command = (args: string[], ctx: CommandContext) => Promise<number>;
 const COMMANDS: Record<string, { load: () => Promise<Command>; help: string }> = {
   list: { load: async () => (await import('./commands/list.js')).listCommand, help: LIST_HELP },
   explain: { load: async () => (await import('./commands/explain.js')).explainCommand, help: EXPLAIN_HELP },
+  evaluate: { load: async () => (await import('./commands/evaluate.js')).evaluateCommand, help: EVALUATE_HELP },
+  report: { load: async () => (await import('./commands/report.js')).reportCommand, help: REPORT_HELP },
   bench: { load: async () => (await import('./commands/bench.js')).benchCommand, help: BENCH_HELP },
 };
 
@@ -34,9 +36,6 @@ export async function main(argv: readonly string[], io: Io = process, env: NodeJ
     if (first === '-v' || first === '--version') {
       io.stdout.write(`${ownPackageJson().version ?? '0.0.0'}\n`);
       return 0;
-    }
-    if (first === 'evaluate') {
-      throw new UsageError('evaluate is not available in this version (it needs @cnn-xai/metrics); see `cnn-xai --help`.');
     }
     const command = COMMANDS[first];
     if (!command) {

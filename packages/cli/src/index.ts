@@ -1,5 +1,5 @@
 export { main } from './cli.js';
-export { HELP, LIST_HELP, EXPLAIN_HELP, BENCH_HELP } from './help.js';
+export { HELP, LIST_HELP, EXPLAIN_HELP, EVALUATE_HELP, REPORT_HELP, BENCH_HELP } from './help.js';
 export {
   pluginPackageNames,
   registerModule,
