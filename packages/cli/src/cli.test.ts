@@ -123,6 +123,14 @@ describe('cnn-xai', () => {
     expect(png.height).toBeGreaterThanOrEqual(28 * 8);
   });
 
+  it('explain on the shapes fixture directory reads the images of samples.json, not the masks next to them', async () => {
+    const out = join(dir, 'shapes.npy');
+    const r = await cli(['explain', '--model', fixtures.shapesNet, '--input', fixtures.shapesImages, '--method', 'grad-cam', '--quiet', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const arr = parseNpy(new Uint8Array(await readFile(out)));
+    expect(arr.shape).toEqual([24, 64, 64]);
+  });
+
   it('explain writes float32 .npy attributions in the shape of the map', async () => {
     const out = join(dir, 'gc.npy');
     const r = await cli(['explain', ...base(), '-m', 'grad-cam', '--out', out, '--quiet']);

@@ -62,6 +62,20 @@ async function readLabels(dir: string): Promise<Map<string, string>> {
   return map;
 }
 
+/** The image entries of a directory's samples.json (e.g. fixtures/images/shapes), or null without one. */
+async function readSamples(dir: string): Promise<Array<{ file: string; className?: string }> | null> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(join(dir, 'samples.json'), 'utf8'));
+  } catch {
+    return null;
+  }
+  if (!Array.isArray(raw)) return null;
+  const entries = (raw as Array<{ file?: unknown; className?: unknown }>).filter((e) => typeof e?.file === 'string');
+  if (entries.length === 0) return null;
+  return entries.map((e) => (typeof e.className === 'string' ? { file: e.file as string, className: e.className } : { file: e.file as string }));
+}
+
 interface InputFile {
   file: string;
   label?: string;
@@ -81,6 +95,12 @@ export async function resolveInputFiles(paths: readonly string[]): Promise<Input
       throw new InputError(`Input not found: ${p}. Give a PNG, JPEG or .npy file, or a directory of them.`);
     }
     if (st.isDirectory()) {
+      const samples = await readSamples(p);
+      if (samples) {
+        // A fixture directory with samples.json (images next to their masks): its images only.
+        for (const e of samples) out.push(e.className ? { file: join(p, e.file), label: e.className } : { file: join(p, e.file) });
+        continue;
+      }
       const labels = await readLabels(p);
       const names = (await readdir(p)).filter((n) => IMAGE_EXT.has(extname(n).toLowerCase())).sort();
       if (names.length === 0) throw new InputError(`The directory ${p} holds no .png, .jpg, .jpeg or .npy files.`);
