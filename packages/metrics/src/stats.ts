@@ -1,4 +1,4 @@
-import { CnnXaiError } from '@cnn-xai/core';
+import { CnnXaiError, pearson } from '@cnn-xai/core';
 
 /** Ranks 1..n with ties given their average rank (scipy.stats.rankdata, method 'average'). */
 export function rankData(x: ArrayLike<number>): Float64Array {
@@ -22,31 +22,8 @@ function checkPair(a: ArrayLike<number>, b: ArrayLike<number>, what: string): vo
   }
 }
 
-/** Pearson correlation; NaN when either vector is constant (as scipy). */
-export function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  checkPair(a, b, 'pearson');
-  const n = a.length;
-  let ma = 0;
-  let mb = 0;
-  for (let i = 0; i < n; i++) {
-    ma += a[i] as number;
-    mb += b[i] as number;
-  }
-  ma /= n;
-  mb /= n;
-  let sab = 0;
-  let saa = 0;
-  let sbb = 0;
-  for (let i = 0; i < n; i++) {
-    const da = (a[i] as number) - ma;
-    const db = (b[i] as number) - mb;
-    sab += da * db;
-    saa += da * da;
-    sbb += db * db;
-  }
-  if (saa === 0 || sbb === 0) return Number.NaN;
-  return Math.max(-1, Math.min(1, sab / Math.sqrt(saa * sbb)));
-}
+/** Pearson correlation; NaN when either vector is constant (as scipy). From core. */
+export { pearson };
 
 /** Spearman rank correlation: Pearson of the average ranks (scipy.stats.spearmanr); NaN for a constant vector. */
 export function spearman(a: ArrayLike<number>, b: ArrayLike<number>): number {
