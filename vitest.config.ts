@@ -12,6 +12,9 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Explanations run on one thread unless a test asks for workers (packages/core/src/parallel,
+    // packages/cli/src/workers.test.ts): two test forks already fill the two cores here.
+    env: { CNN_XAI_WORKERS: '0' },
     maxWorkers: 2,
     reporters: ['default'],
   },

@@ -205,6 +205,18 @@ describe('cnn-xai', () => {
     expect(rep.methods['gradient']?.ratioToForwardBackward['1']).toBeGreaterThan(0);
   });
 
+  it('bench --workers 1 times with a worker thread and still counts every pass on one thread; a bad --workers is a usage error', async () => {
+    const r = await cli(['bench', ...base(), '--batch', '2', '--method', 'integrated-gradients', '--set', 'steps=4', '--repeat', '1', '--workers', '1', '--json', '--quiet']);
+    expect(r.code, r.stderr).toBe(0);
+    const rep = JSON.parse(r.stdout) as { workers: number; methods: Record<string, { msPerImage: Record<string, number>; backwardPasses: number }> };
+    expect(rep.workers).toBe(1);
+    expect(rep.methods['integrated-gradients']?.backwardPasses).toBe(4);
+    expect(rep.methods['integrated-gradients']?.msPerImage['2']).toBeGreaterThan(0);
+    const bad = await cli(['explain', ...base(), '--workers', 'two', '--out', 'x.png']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--workers expects auto or a whole number from 0 to 64, got "two"/);
+  });
+
   it.skipIf(!defaultModelExists || !defaultImagesExist)(
     `explain works with no --model and no --input (the bundled fixtures)${defaultModelExists && defaultImagesExist ? '' : ' [skipped: fixtures/models/fashion-cnn or fixtures/images/fashion missing]'}`,
     async () => {

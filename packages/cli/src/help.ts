@@ -47,7 +47,7 @@ Options:
 
 export const EXPLAIN_HELP = `Usage: cnn-xai explain [--model DIR|model.json] [--input FILE|DIR]... [--method ID]...
                        [--target N|top] [--layer NAME] [--set KEY=VALUE]... [--seed N]
-                       [--backend NAME] [--format png|npy|json] [--quiet] --out FILE|DIR
+                       [--backend NAME] [--workers N] [--format png|npy|json] [--quiet] --out FILE|DIR
 
 Explains what the model looks at in each input image, with one or more methods.
 
@@ -68,6 +68,8 @@ Method:
                     to those that have it, or use --set ID.KEY=VALUE; repeatable
   --seed N          seed of the random stream (stochastic methods)
   --backend NAME    auto (default), tensorflow, webgpu, wasm or cpu
+  --workers N       worker threads that share many-pass methods' batches: auto (default: one
+                    per CPU beyond the first, on wasm and cpu), or a count (0: one thread)
 
 Output:
   -o, --out PATH    a file (.png heatmap overlay, .npy float32 attributions, .json maps and
@@ -104,7 +106,7 @@ const METRIC_IDS = `  deletion                ↓ Deletion AUC (RISE): pixels re
 
 export const EVALUATE_HELP = `Usage: cnn-xai evaluate [--model DIR|model.json] [--input FILE|DIR]... [--method ID]...
                         [--metric ID]... [--masks FILE]... [--boxes FILE] [--target N|top|label]
-                        [--set KEY=VALUE]... [--seed N] [--images N] [--backend NAME]
+                        [--set KEY=VALUE]... [--seed N] [--images N] [--backend NAME] [--workers N]
                         [--out FILE.json|FILE.md|-] [--summary] [--all]
 
 Explains the inputs with each method, then scores the maps with each metric. Prints a
@@ -137,6 +139,8 @@ Methods and metrics:
                     deletion and insertion), or ID.KEY=VALUE for one method or metric
   --seed N          seed of every random stream (default 0)
   --backend NAME    auto (default), tensorflow, webgpu, wasm or cpu
+  --workers N       worker threads that share many-pass methods' batches: auto (default: one
+                    per CPU beyond the first, on wasm and cpu), or a count (0: one thread)
 
 Output:
   -o, --out PATH    FILE.json (the report: per metric the mean, per-image values, details),
@@ -190,7 +194,7 @@ Options:
                     (report.json and report.md in it), or - (JSON on stdout); default: the
                     table on stdout
   --summary         leave per-image values and details out of the JSON
-  -q, --quiet, --verbose, --plugin MODULE, --backend NAME: as for evaluate
+  -q, --quiet, --verbose, --plugin MODULE, --backend NAME, --workers N: as for evaluate
 
 Examples:
   cnn-xai report --out report/

@@ -1,5 +1,5 @@
 import { access } from 'node:fs/promises';
-import { BACKENDS, createRegistry, selectBackend, type BackendName, type Registry } from '@cnn-xai/core';
+import { BACKENDS, createRegistry, resolveWorkers, selectBackend, setDefaultWorkers, type BackendName, type Registry, type Workers } from '@cnn-xai/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { InputError, UsageError } from './errors.js';
 import type { Io, Logger } from './log.js';
@@ -36,6 +36,26 @@ export function parseBackend(text: string | undefined): BackendName | 'auto' {
     throw new UsageError(`--backend expects auto or one of ${BACKENDS.join(', ')}, got "${b}".`);
   }
   return b as BackendName | 'auto';
+}
+
+/** `--workers`: auto or a count of worker threads (0: one thread); undefined when not given. */
+export function parseWorkers(text: string | undefined): Workers | undefined {
+  if (text === undefined) return undefined;
+  if (text === 'auto') return 'auto';
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n > 64) throw new UsageError(`--workers expects auto or a whole number from 0 to 64, got "${text}".`);
+  return n;
+}
+
+/**
+ * Makes `--workers` the default of every explanation in this process and says with --verbose
+ * how many threads share the many-pass methods' batches. Call after the backend started.
+ */
+export async function applyWorkers(workers: Workers | undefined, log: Logger): Promise<number> {
+  if (workers !== undefined) setDefaultWorkers(workers);
+  const n = await resolveWorkers();
+  log.detail(`workers: ${n} (${n + 1} thread${n ? 's' : ''} share the batches of many-pass methods)`);
+  return n;
 }
 
 /** Starts the backend, says which one on stderr, and why others failed with --verbose. */

@@ -6,6 +6,7 @@ import { AbortError, CnnXaiError } from './errors.js';
 import { resolveOptions } from './options.js';
 import { createRandom } from './random.js';
 import { defaultRegistry, type Registry } from './registry.js';
+import { ParallelTap, resolveWorkers, type Workers } from './parallel/runner.js';
 import { ModelTap } from './tap/tap.js';
 import { resolveTarget, resolveTargetWith, type ResolvedTarget, type Target } from './targets.js';
 import type { AnyExplainer, Attribution, ExplainContext, Extra } from './types.js';
@@ -28,6 +29,14 @@ export interface ExplainRequest {
   onProgress?: (fraction: number) => void;
   /** Where to look up an explainer given by id (default: the default registry). */
   registry?: Registry;
+  /**
+   * Worker threads that share the forward passes and input gradients of many-pass methods
+   * (IG, SmoothGrad, GradientSHAP, Score-CAM, SISE, occlusion, RISE, LIME, KernelSHAP), each with
+   * its own tf.js instance: a count (0: this thread only) or `auto` (default: one per CPU beyond
+   * the first, in Node on wasm or cpu). The results are the same as on one thread.
+   * Default: `setDefaultWorkers()`, else the `CNN_XAI_WORKERS` environment variable, else `auto`.
+   */
+  workers?: Workers;
 }
 
 /** Every tensor in the extras, also inside nested records and arrays. */
@@ -92,7 +101,10 @@ async function explainNow(explainer: AnyExplainer | string, req: ExplainRequest)
   if (box) checkAccess(ex, registry);
   const ownTap = !box && !(req.model instanceof ModelTap);
   const tap = box ? null : ModelTap.from(req.model as LayersModel | ModelTap);
-  const model: Predictor & (BlackBoxModel | ModelTap) = box ?? (tap as ModelTap);
+  const resolved = await resolveWorkers(req.workers);
+  const threads = tap ? resolved : 0;
+  const parallel = tap ? new ParallelTap(tap, threads, typeof req.workers === 'number') : null;
+  const model: Predictor = box ?? (parallel as ParallelTap);
   const engine = tf.engine();
   engine.startScope('cnn-xai.explain');
   let ended = false;
@@ -113,8 +125,26 @@ async function explainNow(explainer: AnyExplainer | string, req: ExplainRequest)
       seedGiven !== undefined && typeof seedOpt === 'number'
         ? seedOpt
         : (req.seed ?? (typeof seedOpt === 'number' ? seedOpt : 0));
+    const inputGradient = async (x: tf.Tensor, rows?: readonly number[]): Promise<tf.Tensor> => {
+      if (!parallel) {
+        checkAccess({ ...ex, requires: { gradients: true } }, registry);
+        throw new Error('unreachable');
+      }
+      const classes = target.classes;
+      if (classes === null) {
+        // A custom target function cannot travel to a worker: this thread computes it.
+        const r = parallel.tap.gradient(x, (out) => target.score(out, rows));
+        r.output.dispose();
+        r.scores.dispose();
+        r.activation?.dispose();
+        return r.gradient;
+      }
+      return parallel.inputGradient(x, rows ? rows.map((r) => classes[r] as number) : classes);
+    };
     const ctx = {
       model,
+      inputGradient,
+      threads: parallel?.threads ?? 1,
       target,
       random: createRandom(seed),
       registry,

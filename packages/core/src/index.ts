@@ -70,6 +70,8 @@ export { gaussianBlur, gaussianKernel1d } from './tensor/blur.js';
 export { makeBaseline, BASELINES, type BaselineName, type BaselineOptions } from './tensor/baselines.js';
 export { batchRanges, mapBatches, yieldToEventLoop } from './tensor/batch.js';
 export { pearson } from './stats.js';
+export { ParallelTap, resolveWorkers, setDefaultWorkers, splitRows, type Workers } from './parallel/runner.js';
+export { closeWorkers, runningWorkers, workerStats } from './parallel/pool.js';
 export { quadrature, gaussLegendre, RULES, type Rule, type Quadrature } from './quadrature.js';
 export { parseNpy, encodeNpy, npyToFloat32, type NpyArray } from './io/npy.js';
 export { loadLayersModelFromParts } from './io/model.js';

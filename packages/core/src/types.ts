@@ -59,8 +59,19 @@ export interface ExplainContext {
    * black-box explainers use `model` only.
    */
   tap: ModelTap;
-  /** The model as a scores function: the tap, or the black box. `await ctx.model.predict(x)`. */
+  /**
+   * The model as a scores function: the tap (its batches split between worker threads when the
+   * call has workers), or the black box. `await ctx.model.predict(x)`.
+   */
   model: Predictor;
+  /**
+   * d(target score)/d(input) for a batch, split between worker threads like `model.predict`.
+   * `rows[r]` is the image row r belongs to (IG's path points, SmoothGrad's samples); default:
+   * row r is image r. Throws `UNSUPPORTED_MODEL` for a black box.
+   */
+  inputGradient(x: tf.Tensor, rows?: readonly number[]): Promise<tf.Tensor>;
+  /** Threads that share `model.predict` and `inputGradient` batches (1: this thread only). */
+  threads: number;
   /** What to explain: class indices (or a custom function) resolved for this batch. */
   target: ResolvedTarget;
   /** Seeded random stream (from the `seed` option or the call's seed). */

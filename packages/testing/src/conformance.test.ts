@@ -244,7 +244,8 @@ describe('the conformance checks catch broken explainers', () => {
     try {
       expect(box.numClasses).toBe(4);
       expect(box.batchSize).toBe(5);
-      // Fine on the model (the tap's predict is synchronous), broken on a black box (a promise).
+      // ctx.model.predict returns a promise on a model too (its batch may be split between
+      // worker threads) and on a black box: treating it as a tensor fails on both.
       const syncPredict = defineExplainer({
         ...scoresOnly,
         id: 'test-sync-predict',
@@ -255,7 +256,7 @@ describe('the conformance checks catch broken explainers', () => {
           return { values, signed: true, extras: {} };
         },
       });
-      await checkOutput(setup(syncPredict));
+      await expect(checkOutput(setup(syncPredict))).rejects.toThrow();
       await expect(checkOutput({ ...setup(syncPredict), model: box })).rejects.toThrow();
       // The honest scores-only explainer passes on the black box, called directly.
       const s = { ...setup(scoresOnly), model: box };

@@ -6,9 +6,13 @@ import { scoreCamMasks, scoreCamWeights } from './index.js';
 
 /** A bare explain context for calling a variant's weight function directly. */
 function contextFor(tap: ModelTap, x: tf.Tensor4D, targets: number[]): ExplainContext {
+  const target = resolveTarget(targets, tap, x);
   return {
     tap,
-    target: resolveTarget(targets, tap, x),
+    model: tap,
+    inputGradient: async (batch, rows) => tap.gradient(batch, (out) => target.score(out, rows)).gradient,
+    threads: 1,
+    target,
     random: createRandom(0),
     registry: createRegistry(),
     signal: undefined,

@@ -48,12 +48,20 @@ export async function scoreCamWeights({ input, activations, rows, ctx, options, 
     const scores = new Float32Array(k);
     for (const [ri, [k0, k1]] of ranges.entries()) {
       ctx.throwIfAborted();
-      const s = tf.tidy(() => {
+      const masked = tf.tidy(() => {
         const masks = scoreCamMasks(activations, b, k0, k1, size);
         const image = tf.slice(input, [b, 0, 0, 0], [1, -1, -1, -1]);
-        const out = ctx.tap.predict(tf.mul(image, masks));
-        return ctx.target.score(out, new Array<number>(k1 - k0).fill(rows[b] as number));
+        return tf.mul(image, masks);
       });
+      let out: tf.Tensor;
+      try {
+        // Through ctx.model: split between worker threads when the call has them.
+        out = await ctx.model.predict(masked);
+      } finally {
+        masked.dispose();
+      }
+      const s = tf.tidy(() => ctx.target.score(out, new Array<number>(k1 - k0).fill(rows[b] as number)));
+      out.dispose();
       scores.set(await s.data(), k0);
       s.dispose();
       progress((b + (ri + 1) / ranges.length) / n);

@@ -174,8 +174,8 @@ export const gradientShap = defineExplainer({
       return tf.tensor4d(data, [rows.length, h, w, c]);
     };
     // f(x') of the distinct baselines, and f(x) when there is no noise: computed once.
-    const baseOut = ctx.tap.predict(baselines.kind === 'per-image' ? baselines.images : baselines.samples);
-    const inputOut = o.noise === 0 ? ctx.tap.predict(x) : null;
+    const baseOut = await ctx.model.predict(baselines.kind === 'per-image' ? baselines.images : baselines.samples);
+    const inputOut = o.noise === 0 ? await ctx.model.predict(x) : null;
     let acc: tf.Tensor2D = tf.zeros([n, per]);
     const sampleDeltas = new Float64Array(total);
     const baseScores = new Float64Array(total);
@@ -184,25 +184,37 @@ export const gradientShap = defineExplainer({
         ctx.throwIfAborted();
         const rows = Array.from({ length: e - s }, (_, j) => s + j);
         const images = rows.map(imageOf);
-        const [next, rowSums, fx, fb] = tf.tidy(() => {
+        const [xs, diff, points] = tf.tidy(() => {
           const xs = inputRows(rows);
           const bs = baselineRows(rows);
           const diff = tf.sub(xs, bs);
           const alphas = tf.tensor4d(rows.map((r) => (draws[r % samples] as Draw).alpha), [e - s, 1, 1, 1]);
-          const points = tf.add(bs, tf.mul(alphas, diff)) as tf.Tensor4D;
-          const g = ctx.tap.gradient(points, (out) => scoresOf(ctx, out, images)).gradient;
-          const attr = tf.reshape(tf.mul(diff, g), [e - s, per]);
-          // Mean over each image's samples as one matmul: S[i, r] = 1/samples if row r is image i.
-          const sel = new Float32Array(n * (e - s));
-          images.forEach((img, j) => (sel[img * (e - s) + j] = 1 / samples));
-          const sum = tf.add(acc, tf.matMul(tf.tensor2d(sel, [n, e - s]), attr)) as tf.Tensor2D;
-          const fxRows = inputOut
-            ? scoresOf(ctx, tf.gather(inputOut, images), images)
-            : scoresOf(ctx, ctx.tap.predict(xs), images);
-          const baseIdx = baselines.kind === 'per-image' ? images : rows.map((r) => r % samples);
-          const fbRows = scoresOf(ctx, tf.gather(baseOut, baseIdx), images);
-          return [sum, tf.sum(attr, 1), fxRows, fbRows];
+          return [xs, diff, tf.add(bs, tf.mul(alphas, diff)) as tf.Tensor4D];
         });
+        let g: tf.Tensor | null = null;
+        let xsOut: tf.Tensor | null = null;
+        let next: tf.Tensor, rowSums: tf.Tensor, fx: tf.Tensor, fb: tf.Tensor;
+        try {
+          g = await ctx.inputGradient(points, images);
+          if (!inputOut) xsOut = await ctx.model.predict(xs);
+          [next, rowSums, fx, fb] = tf.tidy(() => {
+            const attr = tf.reshape(tf.mul(diff, g as tf.Tensor), [e - s, per]);
+            // Mean over each image's samples as one matmul: S[i, r] = 1/samples if row r is image i.
+            const sel = new Float32Array(n * (e - s));
+            images.forEach((img, j) => (sel[img * (e - s) + j] = 1 / samples));
+            const sum = tf.add(acc, tf.matMul(tf.tensor2d(sel, [n, e - s]), attr)) as tf.Tensor2D;
+            const fxRows = inputOut
+              ? scoresOf(ctx, tf.gather(inputOut, images), images)
+              : scoresOf(ctx, xsOut as tf.Tensor, images);
+            const baseIdx = baselines.kind === 'per-image' ? images : rows.map((r) => r % samples);
+            const fbRows = scoresOf(ctx, tf.gather(baseOut, baseIdx), images);
+            return [sum, tf.sum(attr, 1), fxRows, fbRows];
+          });
+        } finally {
+          tf.dispose([xs, diff, points]);
+          g?.dispose();
+          xsOut?.dispose();
+        }
         acc.dispose();
         acc = next as tf.Tensor2D;
         const [sums, fxs, fbs] = await Promise.all([rowSums, fx, fb].map((t) => (t as tf.Tensor).data()));

@@ -1,27 +1,41 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { mapBatches, type BackwardOverride, type ExplainContext } from '@cnn-xai/core';
+import { batchRanges, yieldToEventLoop, type BackwardOverride, type ExplainContext } from '@cnn-xai/core';
 
 /**
  * Input gradients of the target score for a batch of images, `batchSize` images per pass.
- * Shared by the gradient explainers; overrides (guided backprop, deconvnet) apply per call.
+ * Shared by the gradient explainers. Plain gradients go through `ctx.inputGradient` (split
+ * between worker threads when the call has them); overrides (guided backprop, deconvnet) are
+ * functions of this thread, so those passes run here.
  */
-export function inputGradients(
+export async function inputGradients(
   x: tf.Tensor4D,
   ctx: ExplainContext,
   batchSize: number,
   overrides?: readonly BackwardOverride[],
 ): Promise<tf.Tensor> {
   const n = x.shape[0];
-  return mapBatches(
-    n,
-    batchSize,
-    (s, e) =>
-      tf.tidy(() => {
-        const xb = tf.slice(x, [s, 0, 0, 0], [e - s, -1, -1, -1]);
-        const rows = Array.from({ length: e - s }, (_, i) => s + i);
-        const g = ctx.tap.gradient(xb, (out) => ctx.target.score(out, rows), { overrides });
-        return g.gradient;
-      }),
-    ctx,
-  );
+  const parts: tf.Tensor[] = [];
+  let result: tf.Tensor | null = null;
+  try {
+    for (const [s, e] of batchRanges(n, batchSize)) {
+      ctx.throwIfAborted();
+      const rows = Array.from({ length: e - s }, (_, i) => s + i);
+      const xb = s === 0 && e === n ? x : tf.slice(x, [s, 0, 0, 0], [e - s, -1, -1, -1]);
+      try {
+        parts.push(
+          overrides?.length
+            ? tf.tidy(() => ctx.tap.gradient(xb, (out) => ctx.target.score(out, rows), { overrides }).gradient)
+            : await ctx.inputGradient(xb, rows),
+        );
+      } finally {
+        if (xb !== x) xb.dispose();
+      }
+      ctx.progress(e / n);
+      await yieldToEventLoop();
+    }
+    result = parts.length === 1 ? (parts[0] as tf.Tensor) : tf.concat(parts, 0);
+    return result;
+  } finally {
+    parts.forEach((p) => p !== result && p.dispose());
+  }
 }

@@ -41,27 +41,41 @@ export const integratedGradients = defineExplainer({
     try {
       for (const [s, e] of batchRanges(total, o.batchSize)) {
         ctx.throwIfAborted();
-        const next = tf.tidy(() => {
-          const rows = Array.from({ length: e - s }, (_, i) => Math.floor((s + i) / steps));
-          const ks = Array.from({ length: e - s }, (_, i) => (s + i) % steps);
+        const rows = Array.from({ length: e - s }, (_, i) => Math.floor((s + i) / steps));
+        const ks = Array.from({ length: e - s }, (_, i) => (s + i) % steps);
+        const points = tf.tidy(() => {
           const idx = tf.tensor1d(rows, 'int32');
           const a = tf.tensor4d(ks.map((k) => alphas[k] as number), [e - s, 1, 1, 1]);
-          const points = tf.add(tf.gather(baseline, idx), tf.mul(a, tf.gather(diff, idx))) as tf.Tensor4D;
-          const g = ctx.tap.gradient(points, (out) => ctx.target.score(out, rows)).gradient;
+          return tf.add(tf.gather(baseline, idx), tf.mul(a, tf.gather(diff, idx))) as tf.Tensor4D;
+        });
+        let g: tf.Tensor;
+        try {
+          g = await ctx.inputGradient(points, rows);
+        } finally {
+          points.dispose();
+        }
+        const next = tf.tidy(() => {
           // Weighted sum of each image's path gradients as one matmul: S[i, r] = w_k(r) if row r is image i.
           const sel = new Float32Array(n * (e - s));
           rows.forEach((img, r) => (sel[img * (e - s) + r] = weights[ks[r] as number] as number));
           const contrib = tf.matMul(tf.tensor2d(sel, [n, e - s]), tf.reshape(g, [e - s, -1]));
           return tf.add(acc, contrib) as tf.Tensor2D;
         });
+        g.dispose();
         acc.dispose();
         acc = next;
         ctx.progress(e / total);
         await yieldToEventLoop();
       }
       const values = tf.mul(diff, tf.reshape(acc, x.shape));
+      const both = tf.concat([x, baseline], 0);
+      let out: tf.Tensor;
+      try {
+        out = await ctx.model.predict(both);
+      } finally {
+        both.dispose();
+      }
       const { delta, scoreDiff } = tf.tidy(() => {
-        const out = ctx.tap.predict(tf.concat([x, baseline], 0));
         const rows = [...Array(n).keys(), ...Array(n).keys()];
         const sc = ctx.target.score(out, rows);
         const fx = tf.slice(sc, 0, n);
@@ -69,6 +83,7 @@ export const integratedGradients = defineExplainer({
         const sd = tf.sub(fx, fb);
         return { delta: tf.sub(tf.sum(tf.reshape(values, [n, -1]), 1), sd), scoreDiff: sd };
       });
+      out.dispose();
       const extras = {
         delta: Array.from(await delta.data()),
         scoreDifference: Array.from(await scoreDiff.data()),

@@ -170,9 +170,12 @@ function subContext(
     classes: classes ? rowImage.map((i) => classes[i] as number) : null,
     score: (output, rows) => ctx.target.score(output, (rows ?? rowImage.map((_, r) => r)).map((r) => rowImage[r] as number)),
   };
+  const ownRows = rowImage.map((_, r) => r);
   return {
     tap: ctx.tap,
     model: ctx.model,
+    inputGradient: (x, rows) => ctx.inputGradient(x, (rows ?? ownRows).map((r) => rowImage[r] as number)),
+    threads: ctx.threads,
     target,
     random,
     registry: ctx.registry,

@@ -250,11 +250,22 @@ export async function runSise(x: tf.Tensor4D, ctx: ExplainContext, o: SiseSettin
           if (last && last.b === j.b) last.channels.push(j.k);
           else segments.push({ b: j.b, channels: [j.k] });
         }
-        const contributions = tf.tidy(() => {
+        const [all, masked] = tf.tidy(() => {
           const masks = segments.map((g) => attributionMasks(activations[g.b] as tf.Tensor4D, i, g.channels, size));
           const all = masks.length === 1 ? (masks[0] as tf.Tensor4D) : tf.concat(masks, 0);
           const image = tf.slice(x, [i, 0, 0, 0], [1, -1, -1, -1]);
-          const out = ctx.tap.predict(tf.mul(image, all));
+          return [all, tf.mul(image, all)];
+        });
+        let out: tf.Tensor;
+        try {
+          // Through ctx.model: split between worker threads when the call has them.
+          out = await ctx.model.predict(masked as tf.Tensor);
+        } catch (e) {
+          tf.dispose([all, masked] as tf.Tensor[]);
+          throw e;
+        }
+        masked?.dispose();
+        const contributions = tf.tidy(() => {
           const scores = psi(ctx, o.scores, out, new Array<number>(e - s).fill(i));
           const flat = tf.reshape(all, [e - s, plane]);
           const weights = o.areaNorm ? tf.div(scores, tf.add(tf.sum(flat, 1), 1e-6)) : scores;
@@ -267,6 +278,7 @@ export async function runSise(x: tf.Tensor4D, ctx: ExplainContext, o: SiseSettin
             return tf.matMul(w, m);
           });
         });
+        tf.dispose([all, out] as tf.Tensor[]);
         segments.forEach((g, si) => {
           const c = contributions[si] as tf.Tensor;
           const prev = acc[g.b];

@@ -1,5 +1,5 @@
 export const BENCH_HELP = `Usage: cnn-xai bench [--model DIR|model.json] [--input FILE|DIR]... [--method ID]...
-                     [--batch N]... [--repeat R] [--set KEY=VALUE]... [--backend NAME]
+                     [--batch N]... [--repeat R] [--set KEY=VALUE]... [--backend NAME] [--workers N]
                      [--budget S] [--cap S] [--full] [--stat S] [--torch] [--threads N] [--json]
 
 Times every explainer (or --method) on the model's own backend and compares it with the model's
@@ -33,6 +33,9 @@ Options:
                     over its threads, so compare it with --threads 1)
   --set KEY=VALUE   explainer options, as for explain (repeatable; ID.KEY=VALUE for one method)
   --backend NAME    auto (default), tensorflow, webgpu, wasm or cpu
+  --workers N       worker threads for the timed runs: auto (default: one per CPU beyond the
+                    first, on wasm and cpu) or a count, 0 for one thread. Passes are counted and
+                    the floor is measured on one thread, so x floor below 1 is the threads' gain
   --torch           also time the PyTorch equivalents (needs python3 with torch)
   --threads N       PyTorch threads for --torch (default 2)
   --json            machine-readable output on stdout

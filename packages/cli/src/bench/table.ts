@@ -71,7 +71,7 @@ export function benchTable(r: BenchReport): string {
   }
   const load = (xs: number[]): string => xs.map((x) => x.toFixed(2)).join(' ');
   const out: string[] = [
-    `backend: ${r.backend}  tf.js ${r.machine.tfjs}  node ${r.machine.node}  ${r.machine.cpus} CPUs (${r.machine.cpuModel})`,
+    `backend: ${r.backend}  workers: ${r.workers ?? 0}  tf.js ${r.machine.tfjs}  node ${r.machine.node}  ${r.machine.cpus} CPUs (${r.machine.cpuModel})`,
     `model: ${r.model}  inputs: ${r.inputs.length > 3 ? `${r.inputs.slice(0, 2).join(', ')}, ... (${r.inputs.length} files)` : r.inputs.join(', ')} (${r.images} images, repeated to fill a batch)`,
     `load average (1/5/15 min): ${load(r.machine.loadavg.start)} at start, ${load(r.machine.loadavg.end)} at end; ${r.totalSeconds.toFixed(0)} s in all`,
     '',

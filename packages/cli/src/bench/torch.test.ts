@@ -16,6 +16,7 @@ describe('bench --torch without torch', () => {
     const report: BenchReport = {
       schema: 'cnn-xai/bench@2',
       backend: 'wasm',
+      workers: 0,
       model: 'm',
       inputs: ['i.npy'],
       images: 1,

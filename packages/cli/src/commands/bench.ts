@@ -4,7 +4,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
-import { explain, ModelTap, resolveOptions, resolveTarget, type AnyExplainer, type LayerInfo } from '@cnn-xai/core';
+import { explain, ModelTap, ParallelTap, resolveOptions, resolveTarget, type AnyExplainer, type LayerInfo } from '@cnn-xai/core';
 import { loadModel } from '@cnn-xai/core/node';
 import { fixtures } from '@cnn-xai/fixtures';
 import { floorOfCalls, floorRatio, gridPoints, interpolateCost, median, perImage, plannedRuns, skipBatch } from '../bench/floor.js';
@@ -18,7 +18,7 @@ import { loadInputs, resolveInputFiles } from '../inputs.js';
 import { createLogger } from '../log.js';
 import { writeNpyFile } from '../npy.js';
 import { optionsPerMethod, parseInteger, parseSet } from '../settings.js';
-import { buildRegistry, checkModelPath, COMMON_OPTIONS, parseBackend, startBackend, type CommandContext } from '../shared.js';
+import { applyWorkers, buildRegistry, checkModelPath, COMMON_OPTIONS, parseBackend, parseWorkers, startBackend, type CommandContext } from '../shared.js';
 
 export { benchTable } from '../bench/table.js';
 
@@ -66,6 +66,11 @@ export interface BenchMethod {
 export interface BenchReport {
   schema: 'cnn-xai/bench@2';
   backend: string;
+  /**
+   * Worker threads the timed runs used (--workers; 0: one thread). Passes are counted, and the
+   * raw floor is measured, on one thread, so with workers a ratio below 1 is the threads' gain.
+   */
+  workers: number;
   model: string;
   inputs: string[];
   images: number;
@@ -173,6 +178,7 @@ export async function benchCommand(args: string[], ctx: CommandContext): Promise
       full: { type: 'boolean' },
       set: { type: 'string', multiple: true },
       backend: { type: 'string' },
+      workers: { type: 'string' },
       torch: { type: 'boolean' },
       threads: { type: 'string' },
       stat: { type: 'string' },
@@ -198,6 +204,7 @@ export async function benchCommand(args: string[], ctx: CommandContext): Promise
   const stat = (values.stat ?? 'median') as BenchStat;
   if (stat !== 'median' && stat !== 'min' && stat !== 'cpu') throw new UsageError(`--stat expects median, min or cpu, got "${values.stat}".`);
   const backendPref = parseBackend(values.backend);
+  const workersOpt = parseWorkers(values.workers);
   const sets = (values.set ?? []).map(parseSet);
   const registry = await buildRegistry(values.plugin, log);
   // Visualizers (feature visualization, activation maps, attention maps of gated models) have no
@@ -219,6 +226,7 @@ export async function benchCommand(args: string[], ctx: CommandContext): Promise
   const inputFiles = await resolveInputFiles(values.input?.length ? values.input : defaults.inputs);
 
   const backend = await startBackend(backendPref, log);
+  const workers = await applyWorkers(workersOpt, log);
   const model = await loadModel(modelPath);
   const tap = new ModelTap(model);
   const inputs = await loadInputs(inputFiles, tap.inputShape, createLogger(ctx.io, { quiet: true }));
@@ -232,6 +240,7 @@ export async function benchCommand(args: string[], ctx: CommandContext): Promise
   const report: BenchReport = {
     schema: 'cnn-xai/bench@2',
     backend,
+    workers,
     model: modelPath,
     inputs: inputFiles.map((f) => f.file),
     images,
@@ -270,7 +279,7 @@ export async function benchCommand(args: string[], ctx: CommandContext): Promise
     const budgetMs = budgetSeconds > 0 ? budgetSeconds * 1000 : Infinity;
     const raw = new RawCostTable(tap, inputs.tensor, layer?.name ?? null, repeat, stat, batchSizes, log);
     log.detail('warming up (JIT)');
-    await raw.warmUp();
+    await raw.warmUp(workers);
     for (const b of batchSizes) {
       const x = fill(inputs.tensor, b);
       const target = resolveTarget('top', tap, x);
@@ -317,15 +326,16 @@ export async function benchCommand(args: string[], ctx: CommandContext): Promise
             continue;
           }
           const onProgress = log.progress(`${ex.id} (batch ${b})`);
-          const run = async (m: ModelTap): Promise<void> => {
-            const attr = await explain(ex, { model: m, input: x, target: classes, options: options.get(ex.id) ?? {}, registry });
+          const run = async (m: ModelTap, threads = workers): Promise<void> => {
+            const attr = await explain(ex, { model: m, input: x, target: classes, options: options.get(ex.id) ?? {}, registry, workers: threads });
             await attr.values.data();
             attr.dispose();
           };
           try {
             // The warm-up run is the counted one.
+            // On one thread, so that every pass goes through the counting proxy.
             counter.reset();
-            const warm = await timeOnce(() => run(counter.tap), stat);
+            let warm = await timeOnce(() => run(counter.tap, 0), stat);
             const passes = perImage(counter.counts, b);
             entry.passes[b] = mapCounts(passes, (v) => round(v, 6));
             if (b === batchSizes[0]) {
@@ -336,6 +346,8 @@ export async function benchCommand(args: string[], ctx: CommandContext): Promise
             }
             const calls = copyCalls(counter.calls);
             entry.calls[b] = callsJson(calls);
+            // With workers, a second warm-up run lets the workers' JIT see this method's batches.
+            if (workers > 0) warm = await timeOnce(() => run(tap), stat);
             // A slow method's warm-up run is its measurement (runs = 0); the others get up to --repeat runs.
             const runs = plannedRuns(warm.wallMs, repeat, budgetMs);
             let done = 0;
@@ -440,7 +452,21 @@ class RawCostTable {
    * V8 needs a few dozen calls to optimise tf.js's JavaScript, which at batch 1 is a good part of
    * a pass (the first calls of a gradient take 2-10x longer than the 40th).
    */
-  async warmUp(): Promise<void> {
+  async warmUp(workers = 0): Promise<void> {
+    if (workers > 0) {
+      // The worker threads' JIT too: split passes, one row per thread.
+      const par = new ParallelTap(this.tap, workers);
+      const x = fill(this.images, workers + 1);
+      const classes = resolveTarget('top', this.tap, x).classes as number[];
+      try {
+        const t0 = performance.now();
+        for (let i = 0; i < 40 && performance.now() - t0 < 4000; i++) {
+          tf.dispose([await par.predict(x), await par.inputGradient(x, classes)]);
+        }
+      } finally {
+        x.dispose();
+      }
+    }
     for (const kind of PASS_KINDS) {
       const { run, cleanup } = this.pass(kind, 1);
       try {

@@ -21,7 +21,7 @@ import { loadInputs } from '../inputs.js';
 import { createLogger, type Logger } from '../log.js';
 import { writeBytes } from '../outputs.js';
 import { optionsPerMethod, parseInteger, parseSet, parseTarget, type Setting } from '../settings.js';
-import { buildRegistry, checkModelPath, COMMON_OPTIONS, parseBackend, startBackend, type CommandContext } from '../shared.js';
+import { applyWorkers, buildRegistry, checkModelPath, COMMON_OPTIONS, parseBackend, parseWorkers, startBackend, type CommandContext } from '../shared.js';
 import { loadGroundTruth, resolveEvalInputs, type EvalInput } from './eval-inputs.js';
 
 /** The metrics `evaluate` runs without --metric: the cheap faithfulness ones, plus localisation with ground truth. */
@@ -147,7 +147,12 @@ export function splitSettings(
 }
 
 /** Runs the evaluation a plan describes and returns the report. */
-export async function runEvaluation(plan: EvaluationPlan, backendPref: ReturnType<typeof parseBackend>, log: Logger): Promise<EvaluationReport> {
+export async function runEvaluation(
+  plan: EvaluationPlan,
+  backendPref: ReturnType<typeof parseBackend>,
+  log: Logger,
+  workers?: ReturnType<typeof parseWorkers>,
+): Promise<EvaluationReport> {
   const t0 = performance.now();
   let inputs = plan.inputs;
   if (plan.images !== undefined) inputs = inputs.slice(0, plan.images);
@@ -156,6 +161,7 @@ export async function runEvaluation(plan: EvaluationPlan, backendPref: ReturnTyp
     throw new UsageError('--target label needs a class for every image (samples.json "label" or labels.json "label"); use top or a class index.');
   }
   const backend = await startBackend(backendPref, log);
+  await applyWorkers(workers, log);
   const model = await loadModel(plan.modelPath);
   const tap = new ModelTap(model);
   const batch = await loadInputs(inputs, tap.inputShape, log);
@@ -266,6 +272,7 @@ export const EVALUATE_OPTIONS = {
   set: { type: 'string', multiple: true },
   seed: { type: 'string' },
   backend: { type: 'string' },
+  workers: { type: 'string' },
   images: { type: 'string' },
   out: { type: 'string', short: 'o' },
   summary: { type: 'boolean' },
@@ -296,6 +303,7 @@ export async function evaluateCommand(args: string[], ctx: CommandContext): Prom
   const seed = parseInteger('--seed', values.seed, 0) ?? 0;
   const images = parseInteger('--images', values.images, 1);
   const backendPref = parseBackend(values.backend);
+  const workers = parseWorkers(values.workers);
   const sets = (values.set ?? []).map(parseSet);
   const { ids, all } = parseMetricIds(values.metric);
   const registry = await buildRegistry(values.plugin, log);
@@ -328,6 +336,7 @@ export async function evaluateCommand(args: string[], ctx: CommandContext): Prom
     },
     backendPref,
     log,
+    workers,
   );
   await writeReport(report, out, ctx, log);
   return 0;

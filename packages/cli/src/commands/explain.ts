@@ -18,7 +18,7 @@ import {
   type OutputFormat,
 } from '../outputs.js';
 import { optionsPerMethod, parseInteger, parseSet, parseTarget } from '../settings.js';
-import { buildRegistry, checkModelPath, COMMON_OPTIONS, parseBackend, startBackend, type CommandContext } from '../shared.js';
+import { applyWorkers, buildRegistry, checkModelPath, COMMON_OPTIONS, parseBackend, parseWorkers, startBackend, type CommandContext } from '../shared.js';
 
 export type OutPlan =
   | { kind: 'file'; path: string; format: OutputFormat }
@@ -89,6 +89,7 @@ export async function explainCommand(args: string[], ctx: CommandContext): Promi
       set: { type: 'string', multiple: true },
       seed: { type: 'string' },
       backend: { type: 'string' },
+      workers: { type: 'string' },
       out: { type: 'string', short: 'o' },
       format: { type: 'string' },
     },
@@ -107,6 +108,7 @@ export async function explainCommand(args: string[], ctx: CommandContext): Promi
   const target = parseTarget(values.target);
   const seed = parseInteger('--seed', values.seed, 0);
   const backendPref = parseBackend(values.backend);
+  const workers = parseWorkers(values.workers);
   const sets = (values.set ?? []).map(parseSet);
   if (values.layer !== undefined) sets.push({ key: 'layer', value: values.layer });
   const registry = await buildRegistry(values.plugin, log);
@@ -117,6 +119,7 @@ export async function explainCommand(args: string[], ctx: CommandContext): Promi
   const inputFiles = await resolveInputFiles(values.input?.length ? values.input : [fixtures.fashionImages]);
 
   const backend = await startBackend(backendPref, log);
+  await applyWorkers(workers, log);
   const model = await loadModel(modelPath);
   const tap = new ModelTap(model);
   const classNames = resolve(modelPath) === resolve(fixtures.fashionCnn) ? FASHION_CLASSES : undefined;

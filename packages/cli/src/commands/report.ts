@@ -6,7 +6,7 @@ import { UsageError } from '../errors.js';
 import { REPORT_HELP } from '../help.js';
 import { createLogger } from '../log.js';
 import { parseInteger, parseSet, type Setting } from '../settings.js';
-import { buildRegistry, checkModelPath, parseBackend, type CommandContext } from '../shared.js';
+import { buildRegistry, checkModelPath, parseBackend, parseWorkers, type CommandContext } from '../shared.js';
 import { resolveEvalInputs, type EvalInput } from './eval-inputs.js';
 import {
   EVALUATE_OPTIONS,
@@ -78,6 +78,7 @@ export async function reportCommand(args: string[], ctx: CommandContext): Promis
   const seed = parseInteger('--seed', values.seed, 0) ?? 0;
   const images = parseInteger('--images', values.images, 1);
   const backendPref = parseBackend(values.backend);
+  const workers = parseWorkers(values.workers);
   const sets = (values.set ?? []).map(parseSet);
   const { ids, all } = parseMetricIds(values.metric);
   const full = !!values.full;
@@ -130,6 +131,7 @@ export async function reportCommand(args: string[], ctx: CommandContext): Promis
     },
     backendPref,
     log,
+    workers,
   );
   await writeReport(report, out, ctx, log, `Evaluation of ${explainers.length} methods on ${fixture === 'custom' ? 'a custom model' : `the ${fixture} fixture`}`);
   return 0;

@@ -1,0 +1,41 @@
+import type { TapOptions } from '../tap/tap.js';
+
+/**
+ * Messages between the main thread and a cnn-xai worker thread. Tensors travel as Float32Array
+ * buffers (transferred, not copied); a model travels once per worker as its artifacts.
+ */
+export interface ModelPayload {
+  modelTopology: unknown;
+  weightSpecs: unknown;
+  weightData: ArrayBuffer | ArrayBuffer[];
+}
+
+export type ToWorker =
+  | { type: 'load'; key: number; artifacts: ModelPayload; tap: Required<TapOptions> }
+  | {
+      type: 'run';
+      id: number;
+      key: number;
+      op: 'predict' | 'gradient';
+      shape: number[];
+      data: Float32Array;
+      /** For `gradient`: the class whose score is differentiated, per row. */
+      classes: Int32Array | null;
+    };
+
+export interface WorkerError {
+  name: string;
+  message: string;
+  code?: string;
+  hint?: string;
+}
+
+export type FromWorker =
+  | { type: 'ready'; backend: string }
+  | { type: 'failed'; error: WorkerError }
+  | { type: 'result'; id: number; shape: number[]; data: Float32Array }
+  | { type: 'error'; id: number; error: WorkerError };
+
+export interface WorkerStart {
+  backend: 'wasm' | 'cpu';
+}
