@@ -1,6 +1,6 @@
 /**
  * Worker threads change nothing but the speed: every many-pass explainer (the ones that run the
- * model through `ctx.model.predict` or `ctx.inputGradient`) gives the same map, bit for bit,
+ * model through `ctx.model.predict`, `ctx.inputGradient` or `ctx.layerGradient`) gives the same map, bit for bit,
  * with its passes split between this thread and a worker as on this thread alone. shapes-net
  * (BatchNorm, residual adds, depthwise and separable convs) is the model: the worker rebuilds it
  * from its serialized artifacts, so this also checks that the round trip is exact.
@@ -19,6 +19,7 @@ const CASES: Record<string, Record<string, unknown>> = {
   smoothgrad: { samples: 5, batchSize: 4 },
   'gradient-shap': { samples: 6, batchSize: 5, noise: 0.05 },
   'score-cam': { batchSize: 16 },
+  'integrated-grad-cam': { steps: 6, batchSize: 8 },
   sise: { batchSize: 24 },
   'ada-sise': { batchSize: 24 },
   occlusion: { window: 16, stride: 12, batchSize: 8 },

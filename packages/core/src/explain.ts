@@ -125,25 +125,39 @@ async function explainNow(explainer: AnyExplainer | string, req: ExplainRequest)
       seedGiven !== undefined && typeof seedOpt === 'number'
         ? seedOpt
         : (req.seed ?? (typeof seedOpt === 'number' ? seedOpt : 0));
-    const inputGradient = async (x: tf.Tensor, rows?: readonly number[]): Promise<tf.Tensor> => {
+    const needTap = (): ParallelTap => {
       if (!parallel) {
         checkAccess({ ...ex, requires: { gradients: true } }, registry);
         throw new Error('unreachable');
       }
+      return parallel;
+    };
+    /** Each row's class, or null for a custom target function (which cannot travel to a worker). */
+    const rowClasses = (rows: readonly number[] | undefined, n: number): number[] | null => {
       const classes = target.classes;
-      if (classes === null) {
-        // A custom target function cannot travel to a worker: this thread computes it.
-        const r = parallel.tap.gradient(x, (out) => target.score(out, rows));
-        r.output.dispose();
-        r.scores.dispose();
-        r.activation?.dispose();
-        return r.gradient;
-      }
-      return parallel.inputGradient(x, rows ? rows.map((r) => classes[r] as number) : classes);
+      if (classes === null) return null;
+      return (rows ?? [...Array(n).keys()]).map((r) => classes[r] as number);
+    };
+    const inputGradient = async (x: tf.Tensor, rows?: readonly number[]): Promise<tf.Tensor> => {
+      const p = needTap();
+      const classes = rowClasses(rows, x.shape[0] as number);
+      if (classes) return p.inputGradient(x, classes);
+      const r = p.tap.gradient(x, (out) => target.score(out, rows));
+      tf.dispose([r.output, r.scores, ...(r.activation ? [r.activation] : [])]);
+      return r.gradient;
+    };
+    const layerGradient = async (x: tf.Tensor, layer: string, rows?: readonly number[]): Promise<{ gradient: tf.Tensor; activation: tf.Tensor }> => {
+      const p = needTap();
+      const classes = rowClasses(rows, x.shape[0] as number);
+      if (classes) return p.layerGradient(x, classes, layer);
+      const r = p.tap.gradient(x, (out) => target.score(out, rows), { layer });
+      tf.dispose([r.output, r.scores]);
+      return { gradient: r.gradient, activation: r.activation as tf.Tensor };
     };
     const ctx = {
       model,
       inputGradient,
+      layerGradient,
       threads: parallel?.threads ?? 1,
       target,
       random: createRandom(seed),

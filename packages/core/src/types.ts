@@ -70,7 +70,12 @@ export interface ExplainContext {
    * row r is image r. Throws `UNSUPPORTED_MODEL` for a black box.
    */
   inputGradient(x: tf.Tensor, rows?: readonly number[]): Promise<tf.Tensor>;
-  /** Threads that share `model.predict` and `inputGradient` batches (1: this thread only). */
+  /**
+   * The target score's gradient at a layer's activation, with the activation, split between
+   * worker threads like `inputGradient` (Integrated Grad-CAM's path points).
+   */
+  layerGradient(x: tf.Tensor, layer: string, rows?: readonly number[]): Promise<{ gradient: tf.Tensor; activation: tf.Tensor }>;
+  /** Threads that share `model.predict`, `inputGradient` and `layerGradient` batches (1: this thread only). */
   threads: number;
   /** What to explain: class indices (or a custom function) resolved for this batch. */
   target: ResolvedTarget;

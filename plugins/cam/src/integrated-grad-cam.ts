@@ -140,11 +140,19 @@ export async function pathCam(
       const b = e - s;
       const rows = Array.from({ length: b }, (_, i) => Math.floor((s + i) / steps));
       const ks = Array.from({ length: b }, (_, i) => (s + i) % steps);
-      const next: tf.Tensor3D = tf.tidy(() => {
+      const points = tf.tidy(() => {
         const idx = tf.tensor1d(rows, 'int32');
         const a = tf.tensor4d(ks.map((k) => o.alphas[k] as number), [b, 1, 1, 1]);
-        const points = tf.add(tf.gather(baseline, idx), tf.mul(a, tf.gather(diff, idx))) as tf.Tensor4D;
-        const r = ctx.tap.gradient(points, (out) => ctx.target.score(out, rows), { layer: layer.name });
+        return tf.add(tf.gather(baseline, idx), tf.mul(a, tf.gather(diff, idx))) as tf.Tensor4D;
+      });
+      let r: { gradient: tf.Tensor; activation: tf.Tensor };
+      try {
+        // Split between worker threads when the call has them.
+        r = await ctx.layerGradient(points, layer.name, rows);
+      } finally {
+        points.dispose();
+      }
+      const next: tf.Tensor3D = tf.tidy(() => {
         const act = r.activation as tf.Tensor4D;
         const [, h, w, k] = act.shape;
         const alpha = tf.reshape(tf.mean(r.gradient, [1, 2]), [b, 1, 1, k]);
@@ -156,6 +164,7 @@ export async function pathCam(
         const contrib = tf.reshape(tf.matMul(tf.tensor2d(sel, [n, b]), tf.reshape(map, [b, h * w])), [n, h, w]) as tf.Tensor3D;
         return acc ? (tf.add(acc, contrib) as tf.Tensor3D) : contrib;
       });
+      tf.dispose([r.gradient, r.activation]);
       acc?.dispose();
       acc = next;
       progress(e / total);

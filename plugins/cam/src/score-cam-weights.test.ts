@@ -11,6 +11,10 @@ function contextFor(tap: ModelTap, x: tf.Tensor4D, targets: number[]): ExplainCo
     tap,
     model: tap,
     inputGradient: async (batch, rows) => tap.gradient(batch, (out) => target.score(out, rows)).gradient,
+    layerGradient: async (batch, layer, rows) => {
+      const r = tap.gradient(batch, (out) => target.score(out, rows), { layer });
+      return { gradient: r.gradient, activation: r.activation as tf.Tensor };
+    },
     threads: 1,
     target,
     random: createRandom(0),

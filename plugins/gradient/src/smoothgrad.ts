@@ -175,6 +175,7 @@ function subContext(
     tap: ctx.tap,
     model: ctx.model,
     inputGradient: (x, rows) => ctx.inputGradient(x, (rows ?? ownRows).map((r) => rowImage[r] as number)),
+    layerGradient: (x, layer, rows) => ctx.layerGradient(x, layer, (rows ?? ownRows).map((r) => rowImage[r] as number)),
     threads: ctx.threads,
     target,
     random,

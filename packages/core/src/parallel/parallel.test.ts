@@ -34,7 +34,7 @@ describe('ParallelTap (worker threads on wasm)', () => {
   });
   afterAll(() => closeWorkers());
 
-  it('predict and inputGradient equal the tap on one thread, bit for bit, on three architectures', async () => {
+  it('predict, inputGradient and layerGradient equal the tap on one thread, bit for bit, on three architectures', async () => {
     for (const create of [tinyVgg, tinyResnet, tinyMobilenet]) {
       const model = create();
       const tap = new ModelTap(model);
@@ -45,6 +45,16 @@ describe('ParallelTap (worker threads on wasm)', () => {
       const before = countTensors();
       const [p1, g1] = [await values(await par.predict(x)), await values(await par.inputGradient(x, classes))];
       expect(countTensors()).toBe(before);
+      const layer = tap.lastSpatialLayer().name;
+      const lg = await par.layerGradient(x, classes, layer);
+      const [lg1, la1] = [await values(lg.gradient), await values(lg.activation)];
+      expect(countTensors()).toBe(before);
+      const ref = tap.gradient(x, (out) => classScores(out, classes), { layer });
+      const [lg0, la0] = [await values(ref.gradient), await values(ref.activation as tf.Tensor)];
+      tf.dispose([ref.output, ref.scores]);
+      expect(maxAbs(lg0)).toBeGreaterThan(0);
+      expect(maxAbsDiff(lg1, lg0)).toBe(0);
+      expect(maxAbsDiff(la1, la0)).toBe(0);
       const p0 = await values(tap.predict(x));
       const g0 = await values(tf.tidy(() => tap.gradient(x, (out) => classScores(out, classes)).gradient));
       expect(maxAbs(g0)).toBeGreaterThan(0);

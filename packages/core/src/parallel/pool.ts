@@ -1,6 +1,6 @@
 import type { Worker as NodeWorker } from 'node:worker_threads';
 import { isNode } from '../backend.js';
-import type { FromWorker, ModelPayload, ToWorker, WorkerError, WorkerStart } from './protocol.js';
+import type { FromWorker, ModelPayload, Op, Part, ToWorker, WorkerError, WorkerStart } from './protocol.js';
 import type { TapOptions } from '../tap/tap.js';
 
 /**
@@ -39,7 +39,7 @@ export class WorkerFailure extends Error {
 }
 
 interface Pending {
-  resolve(r: { shape: number[]; data: Float32Array }): void;
+  resolve(parts: Part[]): void;
   reject(e: unknown): void;
 }
 
@@ -80,7 +80,7 @@ class Handle {
     if (!p) return;
     this.pending.delete(msg.id);
     if (this.pending.size === 0) this.worker.unref();
-    if (msg.type === 'result') p.resolve({ shape: msg.shape, data: msg.data });
+    if (msg.type === 'result') p.resolve(msg.parts);
     else p.reject(new WorkerFailure(msg.error));
   }
 
@@ -108,20 +108,21 @@ class Handle {
 
   run(
     key: number,
-    op: 'predict' | 'gradient',
+    op: Op,
     shape: number[],
     data: Float32Array,
     classes: Int32Array | null,
-  ): Promise<{ shape: number[]; data: Float32Array }> {
+    layer: string | null = null,
+  ): Promise<Part[]> {
     if (this.dead) return Promise.reject(this.dead);
     stats.calls += 1;
     stats.rows += shape[0] ?? 0;
     const id = this.nextId++;
-    const done = new Promise<{ shape: number[]; data: Float32Array }>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    const done = new Promise<Part[]>((resolve, reject) => this.pending.set(id, { resolve, reject }));
     this.worker.ref();
     const transfer = [data.buffer as ArrayBuffer];
     if (classes) transfer.push(classes.buffer as ArrayBuffer);
-    this.send({ type: 'run', id, key, op, shape, data, classes }, transfer);
+    this.send({ type: 'run', id, key, op, layer, shape, data, classes }, transfer);
     return done;
   }
 

@@ -10,13 +10,27 @@ export interface ModelPayload {
   weightData: ArrayBuffer | ArrayBuffer[];
 }
 
+/**
+ * `predict`: the output; `gradient`: d(class score)/d(input); `layerGradient`: d(class score)/d(layer
+ * activation) and the activation.
+ */
+export type Op = 'predict' | 'gradient' | 'layerGradient';
+
+/** One result tensor of a run. */
+export interface Part {
+  shape: number[];
+  data: Float32Array;
+}
+
 export type ToWorker =
   | { type: 'load'; key: number; artifacts: ModelPayload; tap: Required<TapOptions> }
   | {
       type: 'run';
       id: number;
       key: number;
-      op: 'predict' | 'gradient';
+      op: Op;
+      /** For `layerGradient`: the layer. */
+      layer: string | null;
       shape: number[];
       data: Float32Array;
       /** For `gradient`: the class whose score is differentiated, per row. */
@@ -33,7 +47,7 @@ export interface WorkerError {
 export type FromWorker =
   | { type: 'ready'; backend: string }
   | { type: 'failed'; error: WorkerError }
-  | { type: 'result'; id: number; shape: number[]; data: Float32Array }
+  | { type: 'result'; id: number; parts: Part[] }
   | { type: 'error'; id: number; error: WorkerError };
 
 export interface WorkerStart {

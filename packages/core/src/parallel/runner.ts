@@ -6,7 +6,7 @@ import { CnnXaiError } from '../errors.js';
 import type { ModelTap } from '../tap/tap.js';
 import { classScores } from '../targets.js';
 import { cpuCount, takeWorkers, WorkerFailure, type WorkerHandle } from './pool.js';
-import type { ModelPayload } from './protocol.js';
+import type { ModelPayload, Op, Part } from './protocol.js';
 
 /**
  * How many worker threads share a call's many-pass work: a count (0: this thread only) or
@@ -142,36 +142,52 @@ export class ParallelTap implements Predictor {
   }
 
   /** The tap's output (logits by default) for a batch, rows split between threads. */
-  predict(x: tf.Tensor): Promise<tf.Tensor> {
-    return this.split(x, 'predict', null);
+  async predict(x: tf.Tensor): Promise<tf.Tensor> {
+    return (await this.split(x, 'predict', null, null))[0] as tf.Tensor;
   }
 
   /**
    * d(sum of rows' class scores)/dx: row r's score is its logit for `classes[r]`, as
    * `classScores` computes it. The tap's own gradient of the same scores, rows split between threads.
    */
-  inputGradient(x: tf.Tensor, classes: readonly number[]): Promise<tf.Tensor> {
+  async inputGradient(x: tf.Tensor, classes: readonly number[]): Promise<tf.Tensor> {
+    this.checkClasses(x, classes);
+    return (await this.split(x, 'gradient', classes, null))[0] as tf.Tensor;
+  }
+
+  /**
+   * The same scores' gradient at a layer's activation, and the activation (Grad-CAM's pair, for
+   * many path points at once), rows split between threads.
+   */
+  async layerGradient(x: tf.Tensor, classes: readonly number[], layer: string): Promise<{ gradient: tf.Tensor; activation: tf.Tensor }> {
+    this.checkClasses(x, classes);
+    this.tap.layer(layer); // UNKNOWN_LAYER before anything runs
+    const [gradient, activation] = (await this.split(x, 'layerGradient', classes, layer)) as [tf.Tensor, tf.Tensor];
+    return { gradient, activation };
+  }
+
+  private checkClasses(x: tf.Tensor, classes: readonly number[]): void {
     if (classes.length !== x.shape[0]) {
       throw new CnnXaiError('BAD_TARGET', `Got ${classes.length} classes for ${x.shape[0]} rows.`, 'Give one class per row.');
     }
-    return this.split(x, 'gradient', classes);
   }
 
-  private local(x: tf.Tensor, op: 'predict' | 'gradient', classes: readonly number[] | null): tf.Tensor {
-    if (op === 'predict') return this.tap.predict(x);
-    const r = this.tap.gradient(x, (out) => classScores(out, classes as number[]));
+  private local(x: tf.Tensor, op: Op, classes: readonly number[] | null, layer: string | null): tf.Tensor[] {
+    if (op === 'predict') return [this.tap.predict(x)];
+    const r = this.tap.gradient(x, (out) => classScores(out, classes as number[]), op === 'layerGradient' ? { layer: layer as string } : {});
     r.output.dispose();
     r.scores.dispose();
+    if (op === 'layerGradient') return [r.gradient, r.activation as tf.Tensor];
     r.activation?.dispose();
-    return r.gradient;
+    return [r.gradient];
   }
 
-  private async split(x: tf.Tensor, op: 'predict' | 'gradient', classes: readonly number[] | null): Promise<tf.Tensor> {
+  private async split(x: tf.Tensor, op: Op, classes: readonly number[] | null, layer: string | null): Promise<tf.Tensor[]> {
     this.checkInput(x);
     const n = x.shape[0];
     const entry = this.workers > 0 ? entryOf(this.tap) : null;
     const ranges = splitRows(n, this.threads);
-    if (!entry || entry.broken !== null || ranges.length < 2) return this.local(x, op, classes);
+    if (!entry || entry.broken !== null || ranges.length < 2) return this.local(x, op, classes, layer);
     let handles: WorkerHandle[];
     try {
       handles = await takeWorkers(workerBackend() as 'wasm' | 'cpu', ranges.length - 1);
@@ -180,7 +196,7 @@ export class ParallelTap implements Predictor {
       handles.forEach((h) => h.load(entry.key, artifacts, this.tap.options));
     } catch (e) {
       this.cannotStart(e, entry);
-      return this.local(x, op, classes);
+      return this.local(x, op, classes, layer);
     }
     const row = x.size / n;
     const data = (await x.data()) as Float32Array;
@@ -192,14 +208,15 @@ export class ParallelTap implements Predictor {
         [e - s, ...rest],
         data.slice(s * row, e * row),
         classes ? Int32Array.from(classes.slice(s, e)) : null,
+        layer,
       ),
     );
     // This thread's share runs while the workers run theirs.
     const [s0, e0] = ranges[0] as [number, number];
-    let own: tf.Tensor | null = null;
+    let own: tf.Tensor[] | null = null;
     try {
       own = tf.tidy(() =>
-        this.local(tf.slice(x, [s0, ...rest.map(() => 0)], [e0 - s0, ...rest]), op, classes ? classes.slice(s0, e0) : null),
+        this.local(tf.slice(x, [s0, ...rest.map(() => 0)], [e0 - s0, ...rest]), op, classes ? classes.slice(s0, e0) : null, layer),
       );
     } finally {
       if (!own) await Promise.allSettled(remote);
@@ -207,21 +224,21 @@ export class ParallelTap implements Predictor {
     const settled = await Promise.allSettled(remote);
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) {
-      own.dispose();
+      tf.dispose(own);
       if (failed.reason instanceof WorkerFailure && failed.reason.name === 'WorkerModelError') {
         this.cannotLoad(failed.reason, entry);
-        return this.local(x, op, classes);
+        return this.local(x, op, classes, layer);
       }
       throw rebuild(failed.reason);
     }
-    const parts = settled.map((r) => {
-      const v = (r as PromiseFulfilledResult<{ shape: number[]; data: Float32Array }>).value;
-      return tf.tensor(v.data, v.shape);
+    const remoteParts = settled.map((r) => (r as PromiseFulfilledResult<Part[]>).value);
+    const mine = own;
+    return mine.map((t, j) => {
+      const theirs = remoteParts.map((parts) => tf.tensor((parts[j] as Part).data, (parts[j] as Part).shape));
+      const all = tf.concat([t, ...theirs], 0);
+      tf.dispose([t, ...theirs]);
+      return all;
     });
-    const all = tf.concat([own, ...parts], 0);
-    own.dispose();
-    parts.forEach((p) => p.dispose());
-    return all;
   }
 
   private cannotStart(e: unknown, entry: ModelEntry): void {

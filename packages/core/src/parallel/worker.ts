@@ -81,17 +81,17 @@ async function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<void> {
       post({ type: 'error', id: msg.id, error: { ...describe(e), name: 'WorkerModelError' } });
       return;
     }
-    const result = tf.tidy(() => {
+    const results = tf.tidy(() => {
       const x = tf.tensor(msg.data, msg.shape);
-      if (msg.op === 'predict') return tap.predict(x);
+      if (msg.op === 'predict') return [tap.predict(x)];
       const classes = Array.from(msg.classes ?? []);
-      const r = tap.gradient(x, (out) => classScores(out, classes));
-      return r.gradient;
+      const r = tap.gradient(x, (out) => classScores(out, classes), msg.op === 'layerGradient' ? { layer: msg.layer as string } : {});
+      return msg.op === 'layerGradient' ? [r.gradient, r.activation as tf.Tensor] : [r.gradient];
     });
-    const data = result.dataSync() as Float32Array;
-    const shape = result.shape;
-    result.dispose();
-    post({ type: 'result', id: msg.id, shape, data }, [data.buffer as ArrayBuffer]);
+    // Copies: on the cpu backend dataSync() is the tensor's own storage.
+    const parts = results.map((t) => ({ shape: t.shape, data: new Float32Array(t.dataSync() as Float32Array) }));
+    tf.dispose(results);
+    post({ type: 'result', id: msg.id, parts }, parts.map((p) => p.data.buffer as ArrayBuffer));
   } catch (e) {
     post({ type: 'error', id: msg.id, error: describe(e) });
   }
