@@ -248,12 +248,13 @@ export async function computeLayerCam<O>(
       const rows = Array.from({ length: e - s }, (_, i) => s + i);
       const owned: tf.Tensor[] = [];
       try {
-        const input = tf.slice(x, [s, 0, 0, 0], [e - s, -1, -1, -1]);
-        owned.push(input);
+        // The whole input when it is one batch (no copy).
+        const input = s === 0 && e === n ? x : tf.slice(x, [s, 0, 0, 0], [e - s, -1, -1, -1]);
+        if (input !== x) owned.push(input);
         let activations: tf.Tensor4D;
         let gradients: tf.Tensor4D | null = null;
         let output: tf.Tensor;
-        let scores: tf.Tensor1D;
+        let scores: tf.Tensor1D | undefined;
         if (variant.requiresGradients) {
           const r = ctx.tap.gradient(input, (out) => ctx.target.score(out, rows), { layer: layer.name });
           activations = r.activation as tf.Tensor4D;
@@ -266,15 +267,21 @@ export async function computeLayerCam<O>(
           activations = f.activations[layer.name] as tf.Tensor4D;
           output = f.output;
           owned.push(activations, output);
-          scores = ctx.target.score(output, rows);
-          owned.push(scores);
         }
+        const forwardOutput = output;
         const args: CamWeightArgs<O> = {
           input,
           activations,
           gradients,
           output,
-          scores,
+          // Scored on first use: a variant that never reads the scores (Eigen-CAM) pays nothing.
+          get scores(): tf.Tensor1D {
+            if (!scores) {
+              scores = ctx.target.score(forwardOutput, rows);
+              owned.push(scores);
+            }
+            return scores;
+          },
           rows,
           layer,
           ctx,
