@@ -43,6 +43,7 @@ export {
 } from './rules.js';
 export { buildPlan, checkLayers, type LayerPlan, type Plan, type PlanOptions } from './plan.js';
 export { lrpOverrides } from './overrides.js';
+export { releaseLrpCache } from './cache.js';
 
 export const explainers = [lrp] as const;
 

@@ -623,3 +623,35 @@ describe('options and errors', () => {
     model.dispose();
   });
 });
+
+describe('constants kept with the tap', () => {
+  it('are derived once per tap, follow new weights, and are released by tap.dispose()', async () => {
+    await selectBackend('wasm');
+    const model = tinyVgg();
+    const x = randomInput([2, 16, 16, 1], 12);
+    const before = tf.memory().numTensors;
+    const tap = new ModelTap(model);
+    try {
+      const first = await run(tap, x, [0, 1]);
+      const kept = tf.memory().numTensors;
+      expect(kept).toBeGreaterThan(before);
+      const again = await run(tap, x, [0, 1]);
+      expect(tf.memory().numTensors).toBe(kept);
+      expectClose(again.values, first.values, { rtol: 0, atol: 0, what: 'second call' });
+      // New weights: the kept constants are derived again (same count), and the result follows.
+      const changed = tf.tidy(() => model.getWeights().map((t, i) => tf.mul(t, tf.randomUniform(t.shape, -1, 2, 'float32', i))));
+      model.setWeights(changed);
+      tf.dispose(changed);
+      const scaled = await run(tap, x, [0, 1]);
+      const fresh = await run(model, x, [0, 1]);
+      expect(tf.memory().numTensors).toBe(kept);
+      expectClose(scaled.values, fresh.values, { rtol: 1e-5, atol: 1e-7, what: 'after setWeights' });
+      expect(Math.max(...scaled.values.map((v, i) => Math.abs(v - (first.values[i] as number))))).toBeGreaterThan(1e-3 * Math.max(...first.values.map(Math.abs)));
+    } finally {
+      tap.dispose();
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose(x);
+    model.dispose();
+  });
+});

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import {
   avgPoolInputGrad,
   CnnXaiError,
+  computePads,
   conv2dInputGrad,
   depthwiseInputGrad,
   flipConvKernel,
@@ -27,6 +28,8 @@ export { spreadKernel } from '@cnn-xai/core';
 export interface Params {
   kernel: tf.Tensor | null;
   bias: tf.Tensor | null;
+  /** `op.vjpKernel(kernel)` when computed beforehand (kept across calls); else `vjp` derives it. */
+  vjpKernel?: tf.Tensor | null;
 }
 
 export interface LayerOp {
@@ -36,6 +39,11 @@ export interface LayerOp {
   vjp(xs: tf.Tensor[], p: Params, s: tf.Tensor): tf.Tensor[];
   /** The parameters the rules modify (canonized: BatchNorm folded in); null where it has none. */
   params: Params;
+  /**
+   * The constant that `vjp` derives from a kernel on this backend (a conv's flipped kernel), or
+   * null where it needs none: computed once per kernel and passed in as `Params.vjpKernel`.
+   */
+  vjpKernel?(kernel: tf.Tensor): tf.Tensor | null;
 }
 
 const NO_PARAMS: Params = { kernel: null, bias: null };
@@ -59,17 +67,42 @@ function only(xs: tf.Tensor[]): tf.Tensor {
   return xs[0] as tf.Tensor;
 }
 
+/**
+ * The input gradient of a stride-1 conv as one forward conv of the output gradient with the
+ * flipped kernel, its padding written out (the full correlation less the forward's padding):
+ * core's `conv2dInputGrad` without its pad and slice copies.
+ */
+function stride1InputGrad(s: tf.Tensor4D, inShape: readonly number[], flipped: tf.Tensor4D, g: ConvGeometry): tf.Tensor4D {
+  const [kh, kw] = [flipped.shape[0], flipped.shape[1]];
+  const [t, b, l, r] = computePads(g.padding, inShape[1] as number, inShape[2] as number, [kh, kw], [1, 1]);
+  const pad: [[number, number], [number, number], [number, number], [number, number]] = [
+    [0, 0],
+    [kh - 1 - t, kh - 1 - b],
+    [kw - 1 - l, kw - 1 - r],
+    [0, 0],
+  ];
+  return tf.conv2d(s, flipped, 1, pad);
+}
+
 /** Conv2D: kernel [kh, kw, in, out] (dilation already spread out). */
 export function conv2dOp(params: Params, g: ConvGeometry): LayerOp {
+  const stride1 = g.strides[0] === 1 && g.strides[1] === 1;
   return {
     params,
-    forward: (xs, p) => addBias(tf.conv2d(only(xs) as tf.Tensor4D, p.kernel as tf.Tensor4D, g.strides, g.padding), p.bias),
+    // The bias is added by the conv kernel itself (one op instead of two).
+    forward: (xs, p) =>
+      p.bias
+        ? tf.fused.conv2d({ x: only(xs) as tf.Tensor4D, filter: p.kernel as tf.Tensor4D, strides: g.strides, pad: g.padding, bias: p.bias })
+        : tf.conv2d(only(xs) as tf.Tensor4D, p.kernel as tf.Tensor4D, g.strides, g.padding),
     vjp: (xs, p, s) => {
       const x = only(xs) as tf.Tensor4D;
       const k = p.kernel as tf.Tensor4D;
       if (!forwardConvVjp()) return [tf.conv2dTranspose(s as tf.Tensor4D, k, x.shape, g.strides, g.padding)];
-      return [conv2dInputGrad(s as tf.Tensor4D, x.shape, flipConvKernel(k), undilated(g))];
+      const flipped = (p.vjpKernel as tf.Tensor4D | null | undefined) ?? flipConvKernel(k);
+      if (stride1) return [stride1InputGrad(s as tf.Tensor4D, x.shape, flipped, g)];
+      return [conv2dInputGrad(s as tf.Tensor4D, x.shape, flipped, undilated(g))];
     },
+    vjpKernel: (k) => (forwardConvVjp() ? flipConvKernel(k as tf.Tensor4D) : null),
   };
 }
 
@@ -79,7 +112,11 @@ export function depthwiseOp(params: Params, g: ConvGeometry): LayerOp {
     params,
     forward: (xs, p) =>
       addBias(tf.depthwiseConv2d(only(xs) as tf.Tensor4D, p.kernel as tf.Tensor4D, g.strides, g.padding), p.bias),
-    vjp: (xs, p, s) => [depthwiseInputGrad(s as tf.Tensor4D, only(xs).shape, flipDepthwiseKernel(p.kernel as tf.Tensor4D), undilated(g))],
+    vjp: (xs, p, s) => {
+      const flipped = (p.vjpKernel as tf.Tensor4D | null | undefined) ?? flipDepthwiseKernel(p.kernel as tf.Tensor4D);
+      return [depthwiseInputGrad(s as tf.Tensor4D, only(xs).shape, flipped, undilated(g))];
+    },
+    vjpKernel: (k) => flipDepthwiseKernel(k as tf.Tensor4D),
   };
 }
 

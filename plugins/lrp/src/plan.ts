@@ -24,6 +24,7 @@ import {
   type LayerOp,
   type Params,
 } from './ops.js';
+import { lrpCache, type DerivedCache } from './cache.js';
 import { gradient, type BasicRule, type Rule } from './rules.js';
 
 type Layer = NonNullable<ReturnType<ModelTap['source']>>;
@@ -66,6 +67,11 @@ export interface Plan {
   boxes: Array<{ layer: string; rule: BasicRule }>;
   /** Tensors derived from the weights (folded BatchNorm, spread dilated kernels). */
   owned: tf.Tensor[];
+  /**
+   * Constants the rules derive from the weights (modified and flipped kernels), kept with the tap
+   * across calls and released with it (cache.ts); absent: derived on every call.
+   */
+  cache?: DerivedCache;
 }
 
 /** Activation functions relevance passes through unchanged (Zennit's Pass on every elementwise activation). */
@@ -337,7 +343,7 @@ export function buildPlan(tap: ModelTap, opts: PlanOptions): Plan {
   const first = firstLayers(tap, kinds);
   const nonNegative = nonNegativeLayers(tap, kinds);
   const canonize = opts.canonize ?? opts.composite.canonize ?? true;
-  const plan: Plan = { composite: opts.composite.name, layers: new Map(), report: {}, boxes: [], owned: [] };
+  const plan: Plan = { composite: opts.composite.name, layers: new Map(), report: {}, boxes: [], owned: [], cache: lrpCache(tap) };
   const own = (t: tf.Tensor | null): void => {
     if (t) plan.owned.push(t);
   };

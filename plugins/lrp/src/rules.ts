@@ -15,8 +15,26 @@ import type { LayerOp, Params } from './ops.js';
  * The backward algorithm is written once (`propagate`); each rule only supplies its modifiers.
  */
 
-/** How a rule changes one parameter tensor of the layer. */
-export type ParamModifier = (param: tf.Tensor, which: 'kernel' | 'bias') => tf.Tensor;
+/**
+ * How a rule changes one parameter tensor of the layer. A modifier with a `key` (the built-in
+ * rules' modifiers) names what it computes: its results for a layer's weights are computed once
+ * and kept with the model tap for later calls (see cache.ts); one without a key is recomputed on
+ * every call.
+ */
+export type ParamModifier = ((param: tf.Tensor, which: 'kernel' | 'bias') => tf.Tensor) & { key?: string };
+
+/** A parameter modifier whose results may be cached under `key` (equal keys: equal results). */
+export function keyedModifier(key: string, fn: (param: tf.Tensor, which: 'kernel' | 'bias') => tf.Tensor): ParamModifier {
+  return Object.assign(fn, { key });
+}
+
+/** What `propagate` tells a rule's mapper about the layer. */
+export interface MapperContext {
+  /** The layer has a kernel (conv, dense, per-channel scale) that the rule's modifiers apply to. */
+  hasKernel: boolean;
+  /** Per term: skipped (its output is 0, it gets no gradient). */
+  skipped: readonly boolean[];
+}
 
 export interface RuleTerm {
   /** The modified input (e.g. its positive part). */
@@ -43,7 +61,7 @@ export interface BasicRule {
    * The signal each term sends back, from the relevance at the output and the terms' outputs
    * (null: the term only serves the mapper, no gradient needed).
    */
-  mapper(rOut: tf.Tensor, outputs: readonly tf.Tensor[]): ReadonlyArray<tf.Tensor | null>;
+  mapper(rOut: tf.Tensor, outputs: readonly tf.Tensor[], ctx?: MapperContext): ReadonlyArray<tf.Tensor | null>;
   /** Relevance of one input, from the terms' modified inputs and their gradients (null where unused). */
   reducer(inputs: readonly tf.Tensor[], gradients: ReadonlyArray<tf.Tensor | null>): tf.Tensor;
   /** The input bounds of a z-box rule (the input must lie within them). */
@@ -75,8 +93,21 @@ export const STABILIZER = 1e-6;
  */
 export function stabilize(z: tf.Tensor, epsilon: number): tf.Tensor {
   if (epsilon === 0) return z;
-  const sign = tf.sub(tf.mul(tf.cast(tf.greaterEqual(z, 0), 'float32'), 2), 1);
-  return tf.add(z, tf.mul(sign, epsilon));
+  // z + eps and z - eps, picked by the sign: the same values as z + sign * eps, in fewer ops.
+  return tf.where(tf.greaterEqual(z, 0), tf.add(z, epsilon), tf.sub(z, epsilon));
+}
+
+/**
+ * Below this a stabilizer may flush to zero in float32 kernels (denormals), so a stabilized
+ * denominator could still be 0: `safeDiv` guards it.
+ */
+const SAFE_STABILIZER = 1e-30;
+
+/** r / stabilize(den, epsilon), with 0 where the denominator is 0 (LRP-0). */
+export function divStabilized(r: tf.Tensor, den: tf.Tensor, epsilon: number): tf.Tensor {
+  // A stabilized denominator is never 0 (z >= 0 gives z + eps > 0, z < 0 gives z - eps < 0).
+  if (epsilon >= SAFE_STABILIZER) return tf.div(r, stabilize(den, epsilon));
+  return safeDiv(r, stabilize(den, epsilon));
 }
 
 /** r / den, with 0 where den is 0 (only reachable with epsilon = 0, LRP-0). */
@@ -87,10 +118,15 @@ export function safeDiv(r: tf.Tensor, den: tf.Tensor): tf.Tensor {
 
 const identity = (x: tf.Tensor): tf.Tensor => x;
 const positive = (x: tf.Tensor): tf.Tensor => tf.relu(x);
-const negative = (x: tf.Tensor): tf.Tensor => tf.neg(tf.relu(tf.neg(x)));
-const clampMin0: ParamModifier = (p) => positive(p);
-const clampMax0: ParamModifier = (p) => negative(p);
+const negative = (x: tf.Tensor): tf.Tensor => tf.minimum(x, 0);
+const clampMin0 = keyedModifier('clamp-min-0', (p) => positive(p));
+const clampMax0 = keyedModifier('clamp-max-0', (p) => negative(p));
 const sum = (ts: readonly tf.Tensor[]): tf.Tensor => ts.reduce((a, b) => tf.add(a, b));
+/** The sum of the outputs of the terms that were not skipped (skipped ones are 0). */
+const sumLive = (ts: readonly tf.Tensor[], ctx?: MapperContext): tf.Tensor => {
+  const live = ctx ? ts.filter((_, i) => !ctx.skipped[i]) : ts;
+  return sum(live.length > 0 ? live : ts);
+};
 const fmt = (v: number): string => String(v);
 
 function checkNumber(v: number, what: string, min = -Infinity): void {
@@ -117,7 +153,7 @@ export function epsilon(opts: { epsilon?: number } = {}): BasicRule {
     name: 'epsilon',
     label: `epsilon(${fmt(eps)})`,
     terms: [{ input: identity }],
-    mapper: (r, [z]) => [safeDiv(r, stabilize(z as tf.Tensor, eps))],
+    mapper: (r, [z]) => [divStabilized(r, z as tf.Tensor, eps)],
     reducer: inputTimesGradient,
   };
 }
@@ -138,8 +174,8 @@ export function gamma(opts: { gamma?: number; stabilizer?: number } = {}): Basic
   const g = opts.gamma ?? 0.25;
   const stab = opts.stabilizer ?? STABILIZER;
   checkNumber(g, 'gamma', 0);
-  const plus: ParamModifier = (p) => tf.add(p, tf.mul(positive(p), g));
-  const minus: ParamModifier = (p) => tf.add(p, tf.mul(negative(p), g));
+  const plus = keyedModifier(`gamma-plus(${g})`, (p) => tf.add(p, tf.mul(positive(p), g)));
+  const minus = keyedModifier(`gamma-minus(${g})`, (p) => tf.add(p, tf.mul(negative(p), g)));
   return {
     type: 'basic',
     name: 'gamma',
@@ -151,10 +187,11 @@ export function gamma(opts: { gamma?: number; stabilizer?: number } = {}): Basic
       { input: negative, part: 'negative', params: plus, zeroBias: true },
       { input: identity },
     ],
-    mapper: (r, outputs) => {
+    mapper: (r, outputs, ctx) => {
       const [z1, z2, z3, z4, z] = outputs as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
-      const pos = tf.mul(tf.cast(tf.greater(z, 0), 'float32'), safeDiv(r, stabilize(tf.add(z1, z2), stab)));
-      const neg = tf.mul(tf.cast(tf.less(z, 0), 'float32'), safeDiv(r, stabilize(tf.add(z3, z4), stab)));
+      const pair = (a: tf.Tensor, b: tf.Tensor, i: number): tf.Tensor => (ctx?.skipped[i] ? a : tf.add(a, b));
+      const pos = tf.mul(tf.cast(tf.greater(z, 0), 'float32'), divStabilized(r, pair(z1, z2, 1), stab));
+      const neg = tf.mul(tf.cast(tf.less(z, 0), 'float32'), divStabilized(r, pair(z3, z4, 3), stab));
       return [pos, pos, neg, neg, null];
     },
     reducer: inputTimesGradient,
@@ -184,10 +221,11 @@ export function alphaBeta(opts: { alpha?: number; beta?: number; stabilizer?: nu
       { input: positive, params: clampMax0 },
       { input: negative, part: 'negative', params: clampMin0, zeroBias: true },
     ],
-    mapper: (r, outputs) => {
+    mapper: (r, outputs, ctx) => {
       const [z1, z2, z3, z4] = outputs as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
-      const pos = safeDiv(r, stabilize(tf.add(z1, z2), stab));
-      const neg = safeDiv(r, stabilize(tf.add(z3, z4), stab));
+      const pair = (a: tf.Tensor, b: tf.Tensor, i: number): tf.Tensor => (ctx?.skipped[i] ? a : tf.add(a, b));
+      const pos = divStabilized(r, pair(z1, z2, 1), stab);
+      const neg = divStabilized(r, pair(z3, z4, 3), stab);
       return [pos, pos, neg, neg];
     },
     reducer: (xs, gs) => {
@@ -208,8 +246,11 @@ export function zPlus(opts: { stabilizer?: number } = {}): BasicRule {
       { input: positive, params: clampMin0 },
       { input: negative, part: 'negative', params: clampMax0, zeroBias: true },
     ],
-    mapper: (r, outputs) => {
-      const s = safeDiv(r, stabilize(sum(outputs), stab));
+    mapper: (r, outputs, ctx) => {
+      const z = sumLive(outputs, ctx);
+      // With a kernel, both terms' outputs are >= 0 (x+ W+ + b+ and x- W-), so the stabilizer
+      // is + stab everywhere: skip its sign test.
+      const s = ctx?.hasKernel && stab >= SAFE_STABILIZER ? tf.div(r, tf.add(z, stab)) : divStabilized(r, z, stab);
       return [s, s];
     },
     reducer: inputTimesGradient,
@@ -249,7 +290,7 @@ export function zBox(opts: { low?: Bound; high?: Bound; stabilizer?: number } = 
       { input: (x) => boundTensor(high, x), params: clampMax0 },
     ],
     mapper: (r, [z, zl, zh]) => {
-      const s = safeDiv(r, stabilize(tf.sub(tf.sub(z as tf.Tensor, zl as tf.Tensor), zh as tf.Tensor), stab));
+      const s = divStabilized(r, tf.sub(tf.sub(z as tf.Tensor, zl as tf.Tensor), zh as tf.Tensor), stab);
       return [s, s, s];
     },
     reducer: (xs, gs) => {
@@ -271,8 +312,8 @@ export function flat(opts: { stabilizer?: number } = {}): BasicRule {
     type: 'basic',
     name: 'flat',
     label: 'flat',
-    terms: [{ input: ones, params: (p) => tf.onesLike(p), zeroBias: true }],
-    mapper: (r, [z]) => [safeDiv(r, stabilize(z as tf.Tensor, stab))],
+    terms: [{ input: ones, params: keyedModifier('ones', (p) => tf.onesLike(p)), zeroBias: true }],
+    mapper: (r, [z]) => [divStabilized(r, z as tf.Tensor, stab)],
     reducer: (_xs, [g]) => g as tf.Tensor,
   };
 }
@@ -284,8 +325,8 @@ export function wSquare(opts: { stabilizer?: number } = {}): BasicRule {
     type: 'basic',
     name: 'w-square',
     label: 'w-square',
-    terms: [{ input: ones, params: (p) => tf.square(p) }],
-    mapper: (r, [z]) => [safeDiv(r, stabilize(z as tf.Tensor, stab))],
+    terms: [{ input: ones, params: keyedModifier('square', (p) => tf.square(p)) }],
+    mapper: (r, [z]) => [divStabilized(r, z as tf.Tensor, stab)],
     reducer: (_xs, [g]) => g as tf.Tensor,
   };
 }
@@ -293,12 +334,27 @@ export function wSquare(opts: { stabilizer?: number } = {}): BasicRule {
 export const pass = (): PassRule => ({ type: 'pass', name: 'pass', label: 'pass' });
 export const gradient = (): GradientRule => ({ type: 'gradient', name: 'gradient', label: 'gradient' });
 
-function modified(p: Params, term: RuleTerm): Params {
+/** A term's parameters: the layer's, modified by the term (a new tensor where a modifier applies). */
+export function modified(p: Params, term: RuleTerm): Params {
   const mod = term.params;
   const kernel = p.kernel && mod ? mod(p.kernel, 'kernel') : p.kernel;
   const bias = term.zeroBias || !p.bias ? null : mod ? mod(p.bias, 'bias') : p.bias;
   return { kernel, bias };
 }
+
+/** Optional inputs of `propagate` that save work; the result is the same without them. */
+export interface PropagateOptions {
+  /** Each term's parameters (default: `modified(op.params, term)`), e.g. kept from an earlier call. */
+  termParams?: (term: RuleTerm, index: number) => Params;
+  /**
+   * The layer's output for these inputs and its own parameters (the forward pass computed it): a
+   * term on the unmodified input with unmodified parameters takes it instead of recomputing it.
+   */
+  output?: tf.Tensor;
+}
+
+/** A term that recomputes the layer's own output: unmodified input and parameters, bias included. */
+const isPlainTerm = (t: RuleTerm): boolean => t.input === identity && !t.params && !t.zeroBias;
 
 /**
  * Applies a basic rule to one layer: the relevance of each of the layer's inputs, given the
@@ -311,15 +367,30 @@ export function propagate(
   inputs: readonly tf.Tensor[],
   rOut: tf.Tensor,
   nonNegative: readonly boolean[] = [],
+  opts: PropagateOptions = {},
 ): tf.Tensor[] {
   // A term on the negative part of inputs that are all non-negative (after a ReLU), without a
   // bias, has output 0 and relevance 0: skip its two passes.
-  const zero = rule.terms.map((t) => t.part === 'negative' && t.zeroBias === true && inputs.every((_, k) => nonNegative[k] === true));
-  const termInputs = rule.terms.map((t) => inputs.map((x) => t.input(x)));
-  const termParams = rule.terms.map((t) => modified(op.params, t));
-  const outputs = rule.terms.map((_, i) => (zero[i] ? tf.scalar(0) : op.forward(termInputs[i] as tf.Tensor[], termParams[i] as Params)));
-  const signals = rule.mapper(rOut, outputs);
-  const grads = signals.map((s, i) => (s && !zero[i] ? op.vjp(termInputs[i] as tf.Tensor[], termParams[i] as Params, s) : null));
+  const skipped = rule.terms.map((t) => t.part === 'negative' && t.zeroBias === true && inputs.every((_, k) => nonNegative[k] === true));
+  // Modified inputs, computed once per input function (terms share them); the positive part of
+  // an input known to be non-negative is the input itself.
+  const memo = new Map<RuleTerm['input'], tf.Tensor[]>();
+  const termInputs = rule.terms.map((t, i) => {
+    if (skipped[i]) return inputs as tf.Tensor[];
+    const known = memo.get(t.input);
+    if (known) return known;
+    const xs = inputs.map((x, k) => (t.input === identity || (t.input === positive && nonNegative[k] === true) ? x : t.input(x)));
+    memo.set(t.input, xs);
+    return xs;
+  });
+  const termParams = rule.terms.map((t, i) => (skipped[i] ? op.params : opts.termParams ? opts.termParams(t, i) : modified(op.params, t)));
+  const outputs = rule.terms.map((t, i) => {
+    if (skipped[i]) return tf.scalar(0);
+    if (opts.output && isPlainTerm(t)) return opts.output;
+    return op.forward(termInputs[i] as tf.Tensor[], termParams[i] as Params);
+  });
+  const signals = rule.mapper(rOut, outputs, { hasKernel: op.params.kernel !== null, skipped });
+  const grads = signals.map((s, i) => (s && !skipped[i] ? op.vjp(termInputs[i] as tf.Tensor[], termParams[i] as Params, s) : null));
   return inputs.map((_, k) =>
     rule.reducer(
       termInputs.map((xs) => xs[k] as tf.Tensor),

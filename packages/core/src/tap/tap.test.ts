@@ -349,3 +349,20 @@ describe('ModelTap structure and errors', () => {
     m.dispose();
   });
 });
+
+describe('ModelTap.onDispose', () => {
+  it('runs each releaser once when the tap is disposed, and at once on a disposed tap', () => {
+    const m = tinyNested({ inputShape: [8, 8, 1] });
+    const tap = new ModelTap(m);
+    const calls: string[] = [];
+    tap.onDispose(() => calls.push('a'));
+    tap.onDispose(() => calls.push('b'));
+    expect(calls).toEqual([]);
+    tap.dispose();
+    tap.dispose();
+    expect(calls).toEqual(['a', 'b']);
+    tap.onDispose(() => calls.push('late'));
+    expect(calls).toEqual(['a', 'b', 'late']);
+    m.dispose();
+  });
+});

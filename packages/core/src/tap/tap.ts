@@ -130,6 +130,7 @@ export class ModelTap {
   private readonly producerByKey = new Map<string, string>();
   private readonly downstreamCache = new Map<string, Set<number>>();
   private disposed = false;
+  private readonly releasers: Array<() => void> = [];
 
   static from(model: LayersModel | ModelTap, options: TapOptions = {}): ModelTap {
     return model instanceof ModelTap ? model : new ModelTap(model, options);
@@ -664,10 +665,20 @@ export class ModelTap {
     return values.get(this.outputKey) as tf.Tensor;
   }
 
+  /**
+   * Runs `release` when the tap is disposed: for constants a plugin derives from the weights and
+   * keeps with the tap across calls (LRP's modified kernels). Runs at once if already disposed.
+   */
+  onDispose(release: () => void): void {
+    if (this.disposed) release();
+    else this.releasers.push(release);
+  }
+
   /** Releases the constant tensors the tap derived from the weights (not the model's own). */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
     for (const s of this.steps) s.kernel.owned.forEach((t) => t.dispose());
+    for (const release of this.releasers.splice(0)) release();
   }
 }
