@@ -8,7 +8,7 @@ import { explain } from '../explain.js';
 import { createRegistry } from '../registry.js';
 import { ModelTap } from '../tap/tap.js';
 import { classScores } from '../targets.js';
-import { closeWorkers, cpuCount, runningWorkers } from './pool.js';
+import { closeWorkers, cpuCount, runningWorkers, workerStats } from './pool.js';
 import { ParallelTap, resolveWorkers, splitRows } from './runner.js';
 
 // The worker entry is dist/parallel/worker.js: the root `test` script builds before running.
@@ -65,6 +65,34 @@ describe('ParallelTap (worker threads on wasm)', () => {
       model.dispose();
     }
     expect(runningWorkers()).toBe(2);
+  });
+
+  it('on the cpu backend too (workers start their own cpu backend), bit for bit', async () => {
+    await selectBackend('cpu');
+    try {
+      const model = tinyResnet();
+      const tap = new ModelTap(model);
+      const x = inputFor(model, 5, 11) as tf.Tensor4D;
+      const classes = [3, 2, 1, 0, 3];
+      const par = new ParallelTap(tap, 1, true);
+      const before = countTensors();
+      const sent = workerStats().rows;
+      const [p1, g1] = [await values(await par.predict(x)), await values(await par.inputGradient(x, classes))];
+      expect(workerStats().rows - sent).toBe(4); // 2 of the 5 rows, twice
+      expect(countTensors()).toBe(before);
+      const p0 = await values(tap.predict(x));
+      const g0 = await values(tf.tidy(() => tap.gradient(x, (out) => classScores(out, classes)).gradient));
+      expect(maxAbs(g0)).toBeGreaterThan(0);
+      expect(maxAbsDiff(p1, p0)).toBe(0);
+      expect(maxAbsDiff(g1, g0)).toBe(0);
+      // x is intact (the split read it, and the cpu backend hands out its own storage).
+      expect(maxAbsDiff(await values(tap.predict(x)), p0)).toBe(0);
+      x.dispose();
+      tap.dispose();
+      model.dispose();
+    } finally {
+      await selectBackend('wasm');
+    }
   });
 
   it('sends new weights to the workers after setWeights (no stale copies)', async () => {

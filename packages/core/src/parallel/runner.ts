@@ -100,6 +100,22 @@ async function serialize(model: LayersModel): Promise<ModelPayload> {
   return { modelTopology: a.modelTopology, weightSpecs: a.weightSpecs, weightData: a.weightData as ArrayBuffer | ArrayBuffer[] };
 }
 
+/**
+ * A float32 tensor's values as a view of the wasm backend's memory (no copy), or null on other
+ * backends. Valid only until the next tf.js call (the memory may grow and move): copy out at once.
+ */
+function wasmView(x: tf.Tensor): Float32Array | null {
+  if (tf.getBackend() !== 'wasm' || x.dtype !== 'float32') return null;
+  const b = tf.backend() as unknown as {
+    dataIdMap?: { get(id: unknown): { memoryOffset?: number } | undefined };
+    wasm?: { HEAPU8?: Uint8Array };
+  };
+  const offset = b.dataIdMap?.get(x.dataId)?.memoryOffset;
+  const heap = b.wasm?.HEAPU8;
+  if (typeof offset !== 'number' || !heap || offset + x.size * 4 > heap.byteLength) return null;
+  return new Float32Array(heap.buffer, heap.byteOffset + offset, x.size);
+}
+
 /** Splits n rows into `parts` consecutive ranges whose sizes differ by at most one. */
 export function splitRows(n: number, parts: number): Array<[number, number]> {
   const p = Math.max(1, Math.min(parts, n));
@@ -199,8 +215,13 @@ export class ParallelTap implements Predictor {
       return this.local(x, op, classes, layer);
     }
     const row = x.size / n;
-    const data = (await x.data()) as Float32Array;
     const rest = x.shape.slice(1);
+    const [s0, e0] = ranges[0] as [number, number];
+    // On wasm, read the rows straight from the backend's memory: a download of the whole batch
+    // and tf.slice both copy every element (slowly), and this thread needs only its own rows.
+    const view = wasmView(x);
+    const data = view ?? ((await x.data()) as Float32Array);
+    const ownRows = view ? view.slice(s0 * row, e0 * row) : null;
     const remote = ranges.slice(1).map(([s, e], i) =>
       (handles[i] as WorkerHandle).run(
         entry.key,
@@ -212,12 +233,12 @@ export class ParallelTap implements Predictor {
       ),
     );
     // This thread's share runs while the workers run theirs.
-    const [s0, e0] = ranges[0] as [number, number];
     let own: tf.Tensor[] | null = null;
     try {
-      own = tf.tidy(() =>
-        this.local(tf.slice(x, [s0, ...rest.map(() => 0)], [e0 - s0, ...rest]), op, classes ? classes.slice(s0, e0) : null, layer),
-      );
+      own = tf.tidy(() => {
+        const mine = ownRows ? tf.tensor(ownRows, [e0 - s0, ...rest]) : tf.slice(x, [s0, ...rest.map(() => 0)], [e0 - s0, ...rest]);
+        return this.local(mine, op, classes ? classes.slice(s0, e0) : null, layer);
+      });
     } finally {
       if (!own) await Promise.allSettled(remote);
     }

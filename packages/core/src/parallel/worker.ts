@@ -88,8 +88,13 @@ async function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<void> {
       const r = tap.gradient(x, (out) => classScores(out, classes), msg.op === 'layerGradient' ? { layer: msg.layer as string } : {});
       return msg.op === 'layerGradient' ? [r.gradient, r.activation as tf.Tensor] : [r.gradient];
     });
-    // Copies: on the cpu backend dataSync() is the tensor's own storage.
-    const parts = results.map((t) => ({ shape: t.shape, data: new Float32Array(t.dataSync() as Float32Array) }));
+    // On the cpu backend dataSync() is the tensor's own storage: copied before it is transferred
+    // (on wasm it is a fresh copy already).
+    const own = tf.getBackend() !== 'wasm';
+    const parts = results.map((t) => {
+      const d = t.dataSync() as Float32Array;
+      return { shape: t.shape, data: own ? new Float32Array(d) : d };
+    });
     tf.dispose(results);
     post({ type: 'result', id: msg.id, parts }, parts.map((p) => p.data.buffer as ArrayBuffer));
   } catch (e) {
