@@ -17,6 +17,8 @@ import { loadPlugins } from './plugin-node.js';
 const CASES: Record<string, Record<string, unknown>> = {
   'integrated-gradients': { steps: 6, batchSize: 8 },
   smoothgrad: { samples: 5, batchSize: 4 },
+  'guided-backprop': { batchSize: 2 },
+  deconvnet: { batchSize: 2 },
   'gradient-shap': { samples: 6, batchSize: 5, noise: 0.05 },
   'score-cam': { batchSize: 16 },
   'integrated-grad-cam': { steps: 6, batchSize: 8 },

@@ -7,6 +7,7 @@ import { resolveOptions } from './options.js';
 import { createRandom } from './random.js';
 import { defaultRegistry, type Registry } from './registry.js';
 import { ParallelTap, resolveWorkers, type Workers } from './parallel/runner.js';
+import { namedRule, type NamedRule } from './tap/relu-rules.js';
 import { ModelTap } from './tap/tap.js';
 import { resolveTarget, resolveTargetWith, type ResolvedTarget, type Target } from './targets.js';
 import type { AnyExplainer, Attribution, ExplainContext, Extra } from './types.js';
@@ -138,11 +139,12 @@ async function explainNow(explainer: AnyExplainer | string, req: ExplainRequest)
       if (classes === null) return null;
       return (rows ?? [...Array(n).keys()]).map((r) => classes[r] as number);
     };
-    const inputGradient = async (x: tf.Tensor, rows?: readonly number[]): Promise<tf.Tensor> => {
+    const inputGradient = async (x: tf.Tensor, rows?: readonly number[], opts: { rule?: NamedRule } = {}): Promise<tf.Tensor> => {
       const p = needTap();
       const classes = rowClasses(rows, x.shape[0] as number);
-      if (classes) return p.inputGradient(x, classes);
-      const r = p.tap.gradient(x, (out) => target.score(out, rows));
+      if (classes) return p.inputGradient(x, classes, opts);
+      const overrides = opts.rule !== undefined ? namedRule(opts.rule) : undefined;
+      const r = p.tap.gradient(x, (out) => target.score(out, rows), overrides ? { overrides } : {});
       tf.dispose([r.output, r.scores, ...(r.activation ? [r.activation] : [])]);
       return r.gradient;
     };

@@ -64,6 +64,7 @@ export {
   type PoolParams,
 } from './tap/grad-ops.js';
 export type { GradientMode } from './tap/kernels.js';
+export { guidedReluRule, deconvReluRule, isRelu, NAMED_RULES, type NamedRule } from './tap/relu-rules.js';
 export { resizeBilinear, resizeNearest } from './tensor/resize.js';
 export { normalize, minMaxScale, sumChannels } from './tensor/normalize.js';
 export { gaussianBlur, gaussianKernel1d } from './tensor/blur.js';

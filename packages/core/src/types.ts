@@ -3,6 +3,7 @@ import type { OptionsOf, OptionsSchema } from './options.js';
 import type { RandomStream } from './random.js';
 import type { Registry } from './registry.js';
 import type { Predictor } from './black-box.js';
+import type { NamedRule } from './tap/relu-rules.js';
 import type { ModelTap } from './tap/tap.js';
 import type { ResolvedTarget } from './targets.js';
 
@@ -67,9 +68,11 @@ export interface ExplainContext {
   /**
    * d(target score)/d(input) for a batch, split between worker threads like `model.predict`.
    * `rows[r]` is the image row r belongs to (IG's path points, SmoothGrad's samples); default:
-   * row r is image r. Throws `UNSUPPORTED_MODEL` for a black box.
+   * row r is image r. `rule` names a backward rule (`NAMED_RULES`: guided backprop's and the
+   * deconvnet's ReLU rules), which worker threads apply too. Throws `UNSUPPORTED_MODEL` for a
+   * black box.
    */
-  inputGradient(x: tf.Tensor, rows?: readonly number[]): Promise<tf.Tensor>;
+  inputGradient(x: tf.Tensor, rows?: readonly number[], opts?: { rule?: NamedRule }): Promise<tf.Tensor>;
   /**
    * The target score's gradient at a layer's activation, with the activation, split between
    * worker threads like `inputGradient` (Integrated Grad-CAM's path points).

@@ -1,6 +1,5 @@
 import { defineExplainer, opt } from '@cnn-xai/core';
 import { inputGradients } from './input-gradients.js';
-import { deconvReluRule } from './relu-rules.js';
 
 /**
  * Deconvnet (Zeiler & Fergus 2014) as a backward rule, as Captum's Deconvolution computes it:
@@ -26,7 +25,7 @@ export const deconvnet = defineExplainer({
     batchSize: opt.integer({ default: 32, min: 1, max: 4096, description: 'Images per forward/backward pass.' }),
   },
   async explain(x, ctx, o) {
-    const values = await inputGradients(x, ctx, o.batchSize, [deconvReluRule]);
+    const values = await inputGradients(x, ctx, o.batchSize, 'deconv-relu');
     return { values, signed: true, extras: {} };
   },
 });

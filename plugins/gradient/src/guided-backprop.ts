@@ -1,6 +1,5 @@
 import { defineExplainer, opt } from '@cnn-xai/core';
 import { inputGradients } from './input-gradients.js';
-import { guidedReluRule } from './relu-rules.js';
 
 /**
  * Guided backpropagation (Springenberg et al. 2014): the input gradient, except that at every
@@ -27,7 +26,7 @@ export const guidedBackprop = defineExplainer({
     batchSize: opt.integer({ default: 32, min: 1, max: 4096, description: 'Images per forward/backward pass.' }),
   },
   async explain(x, ctx, o) {
-    const values = await inputGradients(x, ctx, o.batchSize, [guidedReluRule]);
+    const values = await inputGradients(x, ctx, o.batchSize, 'guided-relu');
     return { values, signed: true, extras: {} };
   },
 });

@@ -1,17 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { batchRanges, yieldToEventLoop, type BackwardOverride, type ExplainContext } from '@cnn-xai/core';
+import { batchRanges, yieldToEventLoop, type ExplainContext, type NamedRule } from '@cnn-xai/core';
 
 /**
- * Input gradients of the target score for a batch of images, `batchSize` images per pass.
- * Shared by the gradient explainers. Plain gradients go through `ctx.inputGradient` (split
- * between worker threads when the call has them); overrides (guided backprop, deconvnet) are
- * functions of this thread, so those passes run here.
+ * Input gradients of the target score for a batch of images, `batchSize` images per pass,
+ * through `ctx.inputGradient` (split between worker threads when the call has them). Shared by
+ * the gradient explainers; `rule` names the ReLU rule of guided backprop or the deconvnet.
  */
 export async function inputGradients(
   x: tf.Tensor4D,
   ctx: ExplainContext,
   batchSize: number,
-  overrides?: readonly BackwardOverride[],
+  rule?: NamedRule,
 ): Promise<tf.Tensor> {
   const n = x.shape[0];
   const parts: tf.Tensor[] = [];
@@ -22,11 +21,7 @@ export async function inputGradients(
       const rows = Array.from({ length: e - s }, (_, i) => s + i);
       const xb = s === 0 && e === n ? x : tf.slice(x, [s, 0, 0, 0], [e - s, -1, -1, -1]);
       try {
-        parts.push(
-          overrides?.length
-            ? tf.tidy(() => ctx.tap.gradient(xb, (out) => ctx.target.score(out, rows), { overrides }).gradient)
-            : await ctx.inputGradient(xb, rows),
-        );
+        parts.push(await ctx.inputGradient(xb, rows, rule ? { rule } : {}));
       } finally {
         if (xb !== x) xb.dispose();
       }

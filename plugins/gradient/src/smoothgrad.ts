@@ -174,7 +174,7 @@ function subContext(
   return {
     tap: ctx.tap,
     model: ctx.model,
-    inputGradient: (x, rows) => ctx.inputGradient(x, (rows ?? ownRows).map((r) => rowImage[r] as number)),
+    inputGradient: (x, rows, opts) => ctx.inputGradient(x, (rows ?? ownRows).map((r) => rowImage[r] as number), opts),
     layerGradient: (x, layer, rows) => ctx.layerGradient(x, layer, (rows ?? ownRows).map((r) => rowImage[r] as number)),
     threads: ctx.threads,
     target,

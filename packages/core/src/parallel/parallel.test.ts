@@ -6,6 +6,7 @@ import { defineExplainer } from '../define-explainer.js';
 import { CnnXaiError } from '../errors.js';
 import { explain } from '../explain.js';
 import { createRegistry } from '../registry.js';
+import { deconvReluRule, guidedReluRule } from '../tap/relu-rules.js';
 import { ModelTap } from '../tap/tap.js';
 import { classScores } from '../targets.js';
 import { closeWorkers, cpuCount, runningWorkers, workerStats } from './pool.js';
@@ -93,6 +94,25 @@ describe('ParallelTap (worker threads on wasm)', () => {
     } finally {
       await selectBackend('wasm');
     }
+  });
+
+  it('applies named backward rules (guided backprop, deconvnet) in the workers too; an unknown name is a typed error', async () => {
+    const model = tinyVgg();
+    const tap = new ModelTap(model);
+    const x = inputFor(model, 4, 13) as tf.Tensor4D;
+    const classes = [0, 1, 2, 3];
+    const par = new ParallelTap(tap, 1, true);
+    for (const [rule, override] of [['guided-relu', guidedReluRule], ['deconv-relu', deconvReluRule]] as const) {
+      const g1 = await values(await par.inputGradient(x, classes, { rule }));
+      const g0 = await values(tf.tidy(() => tap.gradient(x, (out) => classScores(out, classes), { overrides: [override] }).gradient));
+      const plain = await values(tf.tidy(() => tap.gradient(x, (out) => classScores(out, classes)).gradient));
+      expect(maxAbsDiff(g0, plain)).toBeGreaterThan(0);
+      expect(maxAbsDiff(g1, g0)).toBe(0);
+    }
+    await expect(par.inputGradient(x, classes, { rule: 'nope' as 'guided-relu' })).rejects.toMatchObject({ code: 'BAD_OPTION_VALUE' });
+    x.dispose();
+    tap.dispose();
+    model.dispose();
   });
 
   it('sends new weights to the workers after setWeights (no stale copies)', async () => {

@@ -113,6 +113,7 @@ class Handle {
     data: Float32Array,
     classes: Int32Array | null,
     layer: string | null = null,
+    rule: string | null = null,
   ): Promise<Part[]> {
     if (this.dead) return Promise.reject(this.dead);
     stats.calls += 1;
@@ -122,7 +123,7 @@ class Handle {
     this.worker.ref();
     const transfer = [data.buffer as ArrayBuffer];
     if (classes) transfer.push(classes.buffer as ArrayBuffer);
-    this.send({ type: 'run', id, key, op, layer, shape, data, classes }, transfer);
+    this.send({ type: 'run', id, key, op, layer, rule, shape, data, classes }, transfer);
     return done;
   }
 

@@ -31,6 +31,8 @@ export type ToWorker =
       op: Op;
       /** For `layerGradient`: the layer. */
       layer: string | null;
+      /** A named backward rule (`NAMED_RULES`) for the gradient ops, or null. */
+      rule: string | null;
       shape: number[];
       data: Float32Array;
       /** For `gradient`: the class whose score is differentiated, per row. */

@@ -4,6 +4,7 @@ import { isNode } from '../backend.js';
 import type { Predictor } from '../black-box.js';
 import { CnnXaiError } from '../errors.js';
 import type { ModelTap } from '../tap/tap.js';
+import { namedRule, type NamedRule } from '../tap/relu-rules.js';
 import { classScores } from '../targets.js';
 import { cpuCount, takeWorkers, WorkerFailure, type WorkerHandle } from './pool.js';
 import type { ModelPayload, Op, Part } from './protocol.js';
@@ -159,16 +160,17 @@ export class ParallelTap implements Predictor {
 
   /** The tap's output (logits by default) for a batch, rows split between threads. */
   async predict(x: tf.Tensor): Promise<tf.Tensor> {
-    return (await this.split(x, 'predict', null, null))[0] as tf.Tensor;
+    return (await this.split(x, 'predict', null, null, null))[0] as tf.Tensor;
   }
 
   /**
    * d(sum of rows' class scores)/dx: row r's score is its logit for `classes[r]`, as
    * `classScores` computes it. The tap's own gradient of the same scores, rows split between threads.
    */
-  async inputGradient(x: tf.Tensor, classes: readonly number[]): Promise<tf.Tensor> {
+  async inputGradient(x: tf.Tensor, classes: readonly number[], opts: { rule?: NamedRule } = {}): Promise<tf.Tensor> {
     this.checkClasses(x, classes);
-    return (await this.split(x, 'gradient', classes, null))[0] as tf.Tensor;
+    if (opts.rule !== undefined) namedRule(opts.rule);
+    return (await this.split(x, 'gradient', classes, null, opts.rule ?? null))[0] as tf.Tensor;
   }
 
   /**
@@ -178,7 +180,7 @@ export class ParallelTap implements Predictor {
   async layerGradient(x: tf.Tensor, classes: readonly number[], layer: string): Promise<{ gradient: tf.Tensor; activation: tf.Tensor }> {
     this.checkClasses(x, classes);
     this.tap.layer(layer); // UNKNOWN_LAYER before anything runs
-    const [gradient, activation] = (await this.split(x, 'layerGradient', classes, layer)) as [tf.Tensor, tf.Tensor];
+    const [gradient, activation] = (await this.split(x, 'layerGradient', classes, layer, null)) as [tf.Tensor, tf.Tensor];
     return { gradient, activation };
   }
 
@@ -188,9 +190,12 @@ export class ParallelTap implements Predictor {
     }
   }
 
-  private local(x: tf.Tensor, op: Op, classes: readonly number[] | null, layer: string | null): tf.Tensor[] {
+  private local(x: tf.Tensor, op: Op, classes: readonly number[] | null, layer: string | null, rule: string | null): tf.Tensor[] {
     if (op === 'predict') return [this.tap.predict(x)];
-    const r = this.tap.gradient(x, (out) => classScores(out, classes as number[]), op === 'layerGradient' ? { layer: layer as string } : {});
+    const r = this.tap.gradient(x, (out) => classScores(out, classes as number[]), {
+      ...(op === 'layerGradient' ? { layer: layer as string } : {}),
+      ...(rule ? { overrides: namedRule(rule) } : {}),
+    });
     r.output.dispose();
     r.scores.dispose();
     if (op === 'layerGradient') return [r.gradient, r.activation as tf.Tensor];
@@ -198,12 +203,18 @@ export class ParallelTap implements Predictor {
     return [r.gradient];
   }
 
-  private async split(x: tf.Tensor, op: Op, classes: readonly number[] | null, layer: string | null): Promise<tf.Tensor[]> {
+  private async split(
+    x: tf.Tensor,
+    op: Op,
+    classes: readonly number[] | null,
+    layer: string | null,
+    rule: string | null,
+  ): Promise<tf.Tensor[]> {
     this.checkInput(x);
     const n = x.shape[0];
     const entry = this.workers > 0 ? entryOf(this.tap) : null;
     const ranges = splitRows(n, this.threads);
-    if (!entry || entry.broken !== null || ranges.length < 2) return this.local(x, op, classes, layer);
+    if (!entry || entry.broken !== null || ranges.length < 2) return this.local(x, op, classes, layer, rule);
     let handles: WorkerHandle[];
     try {
       handles = await takeWorkers(workerBackend() as 'wasm' | 'cpu', ranges.length - 1);
@@ -212,7 +223,7 @@ export class ParallelTap implements Predictor {
       handles.forEach((h) => h.load(entry.key, artifacts, this.tap.options));
     } catch (e) {
       this.cannotStart(e, entry);
-      return this.local(x, op, classes, layer);
+      return this.local(x, op, classes, layer, rule);
     }
     const row = x.size / n;
     const rest = x.shape.slice(1);
@@ -230,6 +241,7 @@ export class ParallelTap implements Predictor {
         data.slice(s * row, e * row),
         classes ? Int32Array.from(classes.slice(s, e)) : null,
         layer,
+        rule,
       ),
     );
     // This thread's share runs while the workers run theirs.
@@ -237,7 +249,7 @@ export class ParallelTap implements Predictor {
     try {
       own = tf.tidy(() => {
         const mine = ownRows ? tf.tensor(ownRows, [e0 - s0, ...rest]) : tf.slice(x, [s0, ...rest.map(() => 0)], [e0 - s0, ...rest]);
-        return this.local(mine, op, classes ? classes.slice(s0, e0) : null, layer);
+        return this.local(mine, op, classes ? classes.slice(s0, e0) : null, layer, rule);
       });
     } finally {
       if (!own) await Promise.allSettled(remote);
@@ -248,7 +260,7 @@ export class ParallelTap implements Predictor {
       tf.dispose(own);
       if (failed.reason instanceof WorkerFailure && failed.reason.name === 'WorkerModelError') {
         this.cannotLoad(failed.reason, entry);
-        return this.local(x, op, classes, layer);
+        return this.local(x, op, classes, layer, rule);
       }
       throw rebuild(failed.reason);
     }

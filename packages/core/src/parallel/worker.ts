@@ -8,6 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadLayersModel, type LayersModel } from '@tensorflow/tfjs-layers';
 import { CnnXaiError } from '../errors.js';
+import { namedRule } from '../tap/relu-rules.js';
 import { ModelTap } from '../tap/tap.js';
 import { classScores } from '../targets.js';
 import type { FromWorker, ToWorker, WorkerError, WorkerStart } from './protocol.js';
@@ -85,7 +86,11 @@ async function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<void> {
       const x = tf.tensor(msg.data, msg.shape);
       if (msg.op === 'predict') return [tap.predict(x)];
       const classes = Array.from(msg.classes ?? []);
-      const r = tap.gradient(x, (out) => classScores(out, classes), msg.op === 'layerGradient' ? { layer: msg.layer as string } : {});
+      const overrides = msg.rule ? namedRule(msg.rule) : undefined;
+      const r = tap.gradient(x, (out) => classScores(out, classes), {
+        ...(msg.op === 'layerGradient' ? { layer: msg.layer as string } : {}),
+        ...(overrides ? { overrides } : {}),
+      });
       return msg.op === 'layerGradient' ? [r.gradient, r.activation as tf.Tensor] : [r.gradient];
     });
     // On the cpu backend dataSync() is the tensor's own storage: copied before it is transferred
