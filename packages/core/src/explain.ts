@@ -7,8 +7,8 @@ import { resolveOptions } from './options.js';
 import { createRandom } from './random.js';
 import { defaultRegistry, type Registry } from './registry.js';
 import { ParallelTap, resolveWorkers, type Workers } from './parallel/runner.js';
-import { namedRule, type NamedRule } from './tap/relu-rules.js';
-import { ModelTap } from './tap/tap.js';
+import type { NamedRule } from './tap/relu-rules.js';
+import { ModelTap, type ScoreFn } from './tap/tap.js';
 import { resolveTarget, resolveTargetWith, type ResolvedTarget, type Target } from './targets.js';
 import type { AnyExplainer, Attribution, ExplainContext, Extra } from './types.js';
 
@@ -126,40 +126,26 @@ async function explainNow(explainer: AnyExplainer | string, req: ExplainRequest)
       seedGiven !== undefined && typeof seedOpt === 'number'
         ? seedOpt
         : (req.seed ?? (typeof seedOpt === 'number' ? seedOpt : 0));
-    const needTap = (): ParallelTap => {
-      if (!parallel) {
-        checkAccess({ ...ex, requires: { gradients: true } }, registry);
-        throw new Error('unreachable');
-      }
-      return parallel;
+    /** Explainers that need the model's insides refuse a black box (`ctx.tap`, the gradients). */
+    const refuseBlackBox = (): never => {
+      checkAccess({ ...ex, requires: { gradients: true } }, registry);
+      throw new Error('unreachable');
     };
-    /** Each row's class, or null for a custom target function (which cannot travel to a worker). */
-    const rowClasses = (rows: readonly number[] | undefined, n: number): number[] | null => {
+    /**
+     * What the rows' gradients are taken of: each row's class (the workers can split those), or
+     * a custom target function (computed on this thread).
+     */
+    const rowTarget = (x: tf.Tensor, rows?: readonly number[]): readonly number[] | ScoreFn => {
       const classes = target.classes;
-      if (classes === null) return null;
-      return (rows ?? [...Array(n).keys()]).map((r) => classes[r] as number);
-    };
-    const inputGradient = async (x: tf.Tensor, rows?: readonly number[], opts: { rule?: NamedRule } = {}): Promise<tf.Tensor> => {
-      const p = needTap();
-      const classes = rowClasses(rows, x.shape[0] as number);
-      if (classes) return p.inputGradient(x, classes, opts);
-      const overrides = opts.rule !== undefined ? namedRule(opts.rule) : undefined;
-      const r = p.tap.gradient(x, (out) => target.score(out, rows), overrides ? { overrides } : {});
-      tf.dispose([r.output, r.scores, ...(r.activation ? [r.activation] : [])]);
-      return r.gradient;
-    };
-    const layerGradient = async (x: tf.Tensor, layer: string, rows?: readonly number[]): Promise<{ gradient: tf.Tensor; activation: tf.Tensor }> => {
-      const p = needTap();
-      const classes = rowClasses(rows, x.shape[0] as number);
-      if (classes) return p.layerGradient(x, classes, layer);
-      const r = p.tap.gradient(x, (out) => target.score(out, rows), { layer });
-      tf.dispose([r.output, r.scores]);
-      return { gradient: r.gradient, activation: r.activation as tf.Tensor };
+      if (classes === null) return (out) => target.score(out, rows);
+      return (rows ?? [...Array(x.shape[0] as number).keys()]).map((r) => classes[r] as number);
     };
     const ctx = {
       model,
-      inputGradient,
-      layerGradient,
+      inputGradient: async (x: tf.Tensor, rows?: readonly number[], opts: { rule?: NamedRule } = {}) =>
+        (parallel ?? refuseBlackBox()).inputGradient(x, rowTarget(x, rows), opts),
+      layerGradient: async (x: tf.Tensor, layer: string, rows?: readonly number[]) =>
+        (parallel ?? refuseBlackBox()).layerGradient(x, rowTarget(x, rows), layer),
       threads: parallel?.threads ?? 1,
       target,
       random: createRandom(seed),
@@ -170,11 +156,7 @@ async function explainNow(explainer: AnyExplainer | string, req: ExplainRequest)
     } as Omit<ExplainContext, 'tap'> as ExplainContext;
     Object.defineProperty(ctx, 'tap', {
       enumerable: true,
-      get(): ModelTap {
-        if (tap) return tap;
-        checkAccess({ ...ex, requires: { gradients: true } }, registry);
-        throw new Error('unreachable');
-      },
+      get: (): ModelTap => tap ?? refuseBlackBox(),
     });
     const result = await ex.explain(input, ctx, options);
     const keep = [result.values, ...tensorsOf(result.extras)];

@@ -3,9 +3,9 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { isNode } from '../backend.js';
 import type { Predictor } from '../black-box.js';
 import { CnnXaiError } from '../errors.js';
-import type { ModelTap } from '../tap/tap.js';
+import type { ModelTap, ScoreFn } from '../tap/tap.js';
 import { namedRule, type NamedRule } from '../tap/relu-rules.js';
-import { classScores } from '../targets.js';
+import { runOp, scoresOf } from './ops.js';
 import { cpuCount, takeWorkers, WorkerFailure, type WorkerHandle } from './pool.js';
 import type { ModelPayload, Op, Part } from './protocol.js';
 
@@ -164,23 +164,34 @@ export class ParallelTap implements Predictor {
   }
 
   /**
-   * d(sum of rows' class scores)/dx: row r's score is its logit for `classes[r]`, as
-   * `classScores` computes it. The tap's own gradient of the same scores, rows split between threads.
+   * d(sum of rows' scores)/dx. With `classes`, row r's score is its logit for `classes[r]` (as
+   * `classScores` computes it) and the rows are split between threads; a score function cannot
+   * travel to a worker, so with one this thread computes it all.
    */
-  async inputGradient(x: tf.Tensor, classes: readonly number[], opts: { rule?: NamedRule } = {}): Promise<tf.Tensor> {
-    this.checkClasses(x, classes);
+  async inputGradient(x: tf.Tensor, target: readonly number[] | ScoreFn, opts: { rule?: NamedRule } = {}): Promise<tf.Tensor> {
     if (opts.rule !== undefined) namedRule(opts.rule);
-    return (await this.split(x, 'gradient', classes, null, opts.rule ?? null))[0] as tf.Tensor;
+    if (typeof target === 'function') return runOp(this.tap, x, 'gradient', target, null, opts.rule ?? null)[0] as tf.Tensor;
+    this.checkClasses(x, target);
+    return (await this.split(x, 'gradient', target, null, opts.rule ?? null))[0] as tf.Tensor;
   }
 
   /**
    * The same scores' gradient at a layer's activation, and the activation (Grad-CAM's pair, for
-   * many path points at once), rows split between threads.
+   * many path points at once), rows split between threads when the target is classes.
    */
-  async layerGradient(x: tf.Tensor, classes: readonly number[], layer: string): Promise<{ gradient: tf.Tensor; activation: tf.Tensor }> {
-    this.checkClasses(x, classes);
+  async layerGradient(
+    x: tf.Tensor,
+    target: readonly number[] | ScoreFn,
+    layer: string,
+  ): Promise<{ gradient: tf.Tensor; activation: tf.Tensor }> {
     this.tap.layer(layer); // UNKNOWN_LAYER before anything runs
-    const [gradient, activation] = (await this.split(x, 'layerGradient', classes, layer, null)) as [tf.Tensor, tf.Tensor];
+    let parts: tf.Tensor[];
+    if (typeof target === 'function') parts = runOp(this.tap, x, 'layerGradient', target, layer, null);
+    else {
+      this.checkClasses(x, target);
+      parts = await this.split(x, 'layerGradient', target, layer, null);
+    }
+    const [gradient, activation] = parts as [tf.Tensor, tf.Tensor];
     return { gradient, activation };
   }
 
@@ -188,19 +199,6 @@ export class ParallelTap implements Predictor {
     if (classes.length !== x.shape[0]) {
       throw new CnnXaiError('BAD_TARGET', `Got ${classes.length} classes for ${x.shape[0]} rows.`, 'Give one class per row.');
     }
-  }
-
-  private local(x: tf.Tensor, op: Op, classes: readonly number[] | null, layer: string | null, rule: string | null): tf.Tensor[] {
-    if (op === 'predict') return [this.tap.predict(x)];
-    const r = this.tap.gradient(x, (out) => classScores(out, classes as number[]), {
-      ...(op === 'layerGradient' ? { layer: layer as string } : {}),
-      ...(rule ? { overrides: namedRule(rule) } : {}),
-    });
-    r.output.dispose();
-    r.scores.dispose();
-    if (op === 'layerGradient') return [r.gradient, r.activation as tf.Tensor];
-    r.activation?.dispose();
-    return [r.gradient];
   }
 
   private async split(
@@ -214,7 +212,7 @@ export class ParallelTap implements Predictor {
     const n = x.shape[0];
     const entry = this.workers > 0 ? entryOf(this.tap) : null;
     const ranges = splitRows(n, this.threads);
-    if (!entry || entry.broken !== null || ranges.length < 2) return this.local(x, op, classes, layer, rule);
+    if (!entry || entry.broken !== null || ranges.length < 2) return runOp(this.tap, x, op, scoresOf(classes), layer, rule);
     let handles: WorkerHandle[];
     try {
       handles = await takeWorkers(workerBackend() as 'wasm' | 'cpu', ranges.length - 1);
@@ -223,7 +221,7 @@ export class ParallelTap implements Predictor {
       handles.forEach((h) => h.load(entry.key, artifacts, this.tap.options));
     } catch (e) {
       this.cannotStart(e, entry);
-      return this.local(x, op, classes, layer, rule);
+      return runOp(this.tap, x, op, scoresOf(classes), layer, rule);
     }
     const row = x.size / n;
     const rest = x.shape.slice(1);
@@ -249,7 +247,7 @@ export class ParallelTap implements Predictor {
     try {
       own = tf.tidy(() => {
         const mine = ownRows ? tf.tensor(ownRows, [e0 - s0, ...rest]) : tf.slice(x, [s0, ...rest.map(() => 0)], [e0 - s0, ...rest]);
-        return this.local(mine, op, classes ? classes.slice(s0, e0) : null, layer, rule);
+        return runOp(this.tap, mine, op, scoresOf(classes ? classes.slice(s0, e0) : null), layer, rule);
       });
     } finally {
       if (!own) await Promise.allSettled(remote);
@@ -260,7 +258,7 @@ export class ParallelTap implements Predictor {
       tf.dispose(own);
       if (failed.reason instanceof WorkerFailure && failed.reason.name === 'WorkerModelError') {
         this.cannotLoad(failed.reason, entry);
-        return this.local(x, op, classes, layer, rule);
+        return runOp(this.tap, x, op, scoresOf(classes), layer, rule);
       }
       throw rebuild(failed.reason);
     }

@@ -8,9 +8,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadLayersModel, type LayersModel } from '@tensorflow/tfjs-layers';
 import { CnnXaiError } from '../errors.js';
-import { namedRule } from '../tap/relu-rules.js';
 import { ModelTap } from '../tap/tap.js';
-import { classScores } from '../targets.js';
+import { runOp, scoresOf } from './ops.js';
 import type { FromWorker, ToWorker, WorkerError, WorkerStart } from './protocol.js';
 
 /** Models kept per worker; the oldest is released when a fifth arrives. */
@@ -82,17 +81,7 @@ async function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<void> {
       post({ type: 'error', id: msg.id, error: { ...describe(e), name: 'WorkerModelError' } });
       return;
     }
-    const results = tf.tidy(() => {
-      const x = tf.tensor(msg.data, msg.shape);
-      if (msg.op === 'predict') return [tap.predict(x)];
-      const classes = Array.from(msg.classes ?? []);
-      const overrides = msg.rule ? namedRule(msg.rule) : undefined;
-      const r = tap.gradient(x, (out) => classScores(out, classes), {
-        ...(msg.op === 'layerGradient' ? { layer: msg.layer as string } : {}),
-        ...(overrides ? { overrides } : {}),
-      });
-      return msg.op === 'layerGradient' ? [r.gradient, r.activation as tf.Tensor] : [r.gradient];
-    });
+    const results = tf.tidy(() => runOp(tap, tf.tensor(msg.data, msg.shape), msg.op, scoresOf(msg.classes), msg.layer, msg.rule));
     // On the cpu backend dataSync() is the tensor's own storage: copied before it is transferred
     // (on wasm it is a fresh copy already).
     const own = tf.getBackend() !== 'wasm';
