@@ -4,20 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRegistry, explain, isCnnXaiError, ModelTap, selectBackend } from '@cnn-xai/core';
 import { expectClose, inputFor } from '@cnn-xai/testing';
 import { ablationCam } from './index.js';
+import { gapModel } from './test-models.js';
 
 const registry = createRegistry().register(ablationCam);
-
-/** conv-relu, pool, conv-relu (8 channels, the layer), GAP, dense: no skip connection around c2. */
-function gapModel(): tfl.LayersModel {
-  const init = (s: number) => tfl.initializers.glorotUniform({ seed: 40 + s });
-  const m = tfl.sequential();
-  m.add(tfl.layers.conv2d({ inputShape: [12, 12, 3], filters: 6, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(1), name: 'c1' }));
-  m.add(tfl.layers.maxPooling2d({ poolSize: 2, name: 'p1' }));
-  m.add(tfl.layers.conv2d({ filters: 8, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(2), name: 'c2' }));
-  m.add(tfl.layers.globalAveragePooling2d({ name: 'gap' }));
-  m.add(tfl.layers.dense({ units: 5, kernelInitializer: init(3), biasInitializer: 'ones', name: 'fc' }));
-  return m;
-}
 
 /** The map by definition: for each image and channel, zero the channel and run the head alone. */
 function referenceMap(tap: ModelTap, x: tf.Tensor4D, layer: string, targets: number[]): number[] {
@@ -51,7 +40,7 @@ describe('ablation-cam: all images of a batch in each head pass (no skip connect
   let expected: number[];
   beforeAll(async () => {
     await selectBackend('wasm');
-    model = gapModel();
+    model = gapModel(40, { biasOnes: true });
     tap = ModelTap.from(model);
     x = inputFor(model, 3, 5);
     expect(tap.headNeedsContext('c2')).toBe(false);

@@ -19,6 +19,7 @@ import {
   scoreCamMasks,
   xGradCam,
 } from './index.js';
+import { gapModel } from './test-models.js';
 
 const registry = register(createRegistry());
 
@@ -66,18 +67,6 @@ async function rawMap(explainer: AnyExplainer, model: tfl.LayersModel | ModelTap
   } finally {
     r.dispose();
   }
-}
-
-/** A random conv net with a GAP + dense head: conv-relu, pool, conv-relu, GAP, dense. */
-function gapModel(seed: number): tfl.LayersModel {
-  const init = (s: number) => tfl.initializers.glorotUniform({ seed: seed + s });
-  const m = tfl.sequential();
-  m.add(tfl.layers.conv2d({ inputShape: [12, 12, 3], filters: 6, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(1), name: 'c1' }));
-  m.add(tfl.layers.maxPooling2d({ poolSize: 2, name: 'p1' }));
-  m.add(tfl.layers.conv2d({ filters: 8, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(2), name: 'c2' }));
-  m.add(tfl.layers.globalAveragePooling2d({ name: 'gap' }));
-  m.add(tfl.layers.dense({ units: 5, kernelInitializer: init(3), biasInitializer: 'ones', name: 'fc' }));
-  return m;
 }
 
 describe('CAM family: hand-computed maps (conv 1x1 identity -> flatten -> dense)', () => {
@@ -171,7 +160,7 @@ describe('CAM family on a GAP + dense head', () => {
   });
 
   it('cam reads the dense weights: map = sum_k w_k^c A^k (computed by hand from the activations)', async () => {
-    const model = gapModel(11);
+    const model = gapModel(11, { biasOnes: true });
     const x = tf.randomUniform([2, 12, 12, 3], 0, 1, 'float32', 3) as tf.Tensor4D;
     const targets = [1, 4];
     const res = await explain(cam, { model, input: x, target: targets, options: { relu: false }, registry });
@@ -195,7 +184,7 @@ describe('CAM family on a GAP + dense head', () => {
   });
 
   it('grad-cam * Z = relu(cam), and cam, grad-cam, hires-cam, xgrad-cam agree (raw maps, up to 1/Z)', async () => {
-    const model = gapModel(12);
+    const model = gapModel(12, { biasOnes: true });
     const x = tf.randomUniform([3, 12, 12, 3], 0, 1, 'float32', 5) as tf.Tensor4D;
     const targets = [0, 2, 3];
     const Z = 36;

@@ -3,6 +3,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createRegistry, explain, isCnnXaiError, selectBackend } from '@cnn-xai/core';
 import { gradCam, register } from './index.js';
+import { gapModel } from './test-models.js';
 
 const registry = register(createRegistry());
 
@@ -18,18 +19,6 @@ function handModel(): tfl.LayersModel {
   // class 0 weights [1, -1], class 1 weights [0.5, 0.5] (columns are classes)
   dense.setWeights([tf.tensor2d([[1, 0.5], [-1, 0.5]])]);
   return model;
-}
-
-/** A random conv net with a GAP + dense head (CAM applies): conv-relu, pool, conv-relu, GAP, dense. */
-function gapModel(seed: number): tfl.LayersModel {
-  const init = (s: number) => tfl.initializers.glorotUniform({ seed: seed + s });
-  const m = tfl.sequential();
-  m.add(tfl.layers.conv2d({ inputShape: [12, 12, 3], filters: 6, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(1), name: 'c1' }));
-  m.add(tfl.layers.maxPooling2d({ poolSize: 2, name: 'p1' }));
-  m.add(tfl.layers.conv2d({ filters: 8, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(2), name: 'c2' }));
-  m.add(tfl.layers.globalAveragePooling2d({ name: 'gap' }));
-  m.add(tfl.layers.dense({ units: 5, kernelInitializer: init(3), name: 'fc' }));
-  return m;
 }
 
 describe('grad-cam', () => {
